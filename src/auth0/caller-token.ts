@@ -1,0 +1,84 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { UnauthenticatedError } from '../errors.js';
+
+/** The authenticated caller of one GraphQL request. */
+export interface Caller {
+  /** The Auth0 user id, or `<client id>@clients` for a machine-to-machine caller. */
+  sub: string;
+  /** True for client-credentials tokens, which have no `me`. */
+  isMachine: boolean;
+  /** Granted scopes: the `scope` claim plus the `permissions` array. */
+  scopes: ReadonlySet<string>;
+}
+
+/** Where caller tokens come from and how keys are fetched. */
+export interface CallerVerifierOptions {
+  /** Tenant origin without trailing slash; `iss` must be this plus `/`. */
+  origin: string;
+  audience: string;
+  /** Minimum time between two JWKS fetches caused by unknown `kid`s (jose's cooldown). */
+  jwksCooldownMs?: number;
+  /** How long a fetched JWKS is trusted before it is fetched again. */
+  jwksMaxAgeMs?: number;
+}
+
+/**
+ * Verifies callers' Auth0 access tokens (CONTRACT §4, reference/auth0.md §8): RS256 only, keys
+ * from the tenant's JWKS (cached, and fetched again when a token names an unknown `kid`, which is
+ * how Auth0 key rotation shows up), `iss` with its trailing slash, `aud` containing our API.
+ * Restricting the algorithm list is what refuses `alg: none` and HS256 tokens keyed with the
+ * public key.
+ */
+export class CallerVerifier {
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly issuer: string;
+
+  constructor(private readonly options: CallerVerifierOptions) {
+    this.issuer = `${options.origin}/`;
+    this.jwks = createRemoteJWKSet(new URL(`${options.origin}/.well-known/jwks.json`), {
+      cooldownDuration: options.jwksCooldownMs ?? 10_000,
+      cacheMaxAge: options.jwksMaxAgeMs ?? 10 * 60_000,
+      timeoutDuration: 5_000,
+    });
+  }
+
+  /** Resolves the caller from an Authorization header, or throws UnauthenticatedError. */
+  async verify(authorization: string | null): Promise<Caller> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!match) throw new UnauthenticatedError('an Authorization: Bearer <access token> header is required');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, this.jwks, {
+        issuer: this.issuer,
+        audience: this.options.audience,
+        algorithms: ['RS256'],
+        clockTolerance: 5,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (error) {
+      throw new UnauthenticatedError(describe(error));
+    }
+    const sub = String(payload.sub);
+    return { sub, isMachine: sub.endsWith('@clients'), scopes: grantedScopes(payload) };
+  }
+}
+
+function grantedScopes(payload: JWTPayload): Set<string> {
+  const scopes = new Set<string>();
+  if (typeof payload.scope === 'string') for (const scope of payload.scope.split(' ')) if (scope) scopes.add(scope);
+  if (Array.isArray(payload.permissions)) for (const permission of payload.permissions) if (typeof permission === 'string') scopes.add(permission);
+  return scopes;
+}
+
+// Reasons name the failed check, never the token.
+function describe(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the access token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `the access token's "${error.claim}" claim is not accepted`;
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the access token must be signed with RS256';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'the access token was signed with an unknown key';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the access token signature is invalid';
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JOSEError && error.code === 'ERR_JWKS_INVALID') {
+    return 'the signing keys could not be fetched';
+  }
+  return 'the access token is malformed';
+}

@@ -1,0 +1,116 @@
+import PQueue from 'p-queue';
+import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
+import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
+import { retryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
+import type { Auth0Connection, Auth0User } from './types.js';
+
+/** What the client needs. */
+export interface ManagementClientDeps {
+  origin: string;
+  http: UpstreamClient;
+  tokens: ManagementTokenProvider;
+  maxConcurrency: number;
+  maxRequestsPerSecond: number;
+}
+
+/**
+ * Calls the Auth0 Management API (reference/auth0.md §2–§6). Every call goes through one queue that
+ * caps concurrency and calls per second, so a burst of GraphQL requests is smoothed instead of
+ * tripping the tenant's limit (Free: 2 req/s). The queue also listens to Auth0: when a response
+ * says the bucket is empty, it pauses until `x-ratelimit-reset`, so the gateway adapts to whatever
+ * plan the tenant is on. A 401 renews the Management token once.
+ */
+export class ManagementClient {
+  private readonly queue: PQueue;
+  private resumeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: ManagementClientDeps) {
+    this.queue = new PQueue({ concurrency: deps.maxConcurrency, intervalCap: deps.maxRequestsPerSecond, interval: 1000 });
+  }
+
+  /** Called by the HTTP layer after every attempt against Auth0: pauses the queue on an empty bucket. */
+  observe(report: AttemptReport): void {
+    const headers = report.headers;
+    if (!headers) return;
+    const remaining = Number(headers['x-ratelimit-remaining']);
+    if (report.status !== 429 && !(Number.isFinite(remaining) && remaining <= 0)) return;
+    const waitMs = Math.min(retryAfterSeconds(headers) * 1000, 10_000);
+    if (this.resumeTimer) return;
+    this.queue.pause();
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      this.queue.start();
+    }, waitMs);
+    this.resumeTimer.unref();
+  }
+
+  /** GET /api/v2/users/{id}; null when the user does not exist. */
+  async getUser(userId: string): Promise<Auth0User | null> {
+    const response = await this.get(`/api/v2/users/${encodeURIComponent(userId)}`);
+    if (response.status === 404) return null;
+    return this.expectOk(response) as Auth0User;
+  }
+
+  /** One search call: GET /api/v2/users?q=…&search_engine=v3 (eventually consistent, at most 100 per page). */
+  async searchUsers(query: string, perPage: number, fields?: string[]): Promise<Auth0User[]> {
+    const response = await this.get(this.searchPath(query, perPage, fields));
+    return this.expectOk(response) as Auth0User[];
+  }
+
+  /** The request path of a search, so callers can keep URLs under the length that answers 414. */
+  searchPath(query: string, perPage: number, fields?: string[]): string {
+    const params = new URLSearchParams({ q: query, search_engine: 'v3', per_page: String(perPage), page: '0' });
+    if (fields) {
+      params.set('fields', fields.join(','));
+      params.set('include_fields', 'true');
+    }
+    return `/api/v2/users?${params.toString()}`;
+  }
+
+  /** GET /api/v2/connections?name=… ; null when no connection has that name. */
+  async getConnectionByName(name: string): Promise<Auth0Connection | null> {
+    const response = await this.get(`/api/v2/connections?${new URLSearchParams({ name }).toString()}`);
+    const list = this.expectOk(response) as Auth0Connection[];
+    return list.find((connection) => connection.name === name) ?? null;
+  }
+
+  /** Stops accepting work and waits for what is queued. */
+  async close(): Promise<void> {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.queue.clear();
+    this.queue.start();
+    await this.queue.onIdle();
+  }
+
+  private get(path: string): Promise<UpstreamResponse> {
+    return this.queue.add(async () => {
+      const token = await this.deps.tokens.token();
+      const response = await this.send(path, token);
+      if (response.status !== 401) return response;
+      // The token was rejected (expired early, signing keys rotated): renew once, then give up.
+      await this.deps.tokens.invalidate(token);
+      return this.send(path, await this.deps.tokens.token());
+    });
+  }
+
+  private send(path: string, token: string): Promise<UpstreamResponse> {
+    return this.deps.http.send({ method: 'GET', url: this.deps.origin + path, headers: { authorization: `Bearer ${token}` } });
+  }
+
+  private expectOk(response: UpstreamResponse): unknown {
+    if (response.status === 200) return response.body;
+    const body = (response.body ?? {}) as { message?: string; errorCode?: string };
+    if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
+    if (response.status === 401 || response.status === 403) {
+      throw new ConfigurationError('auth0', `the Management API refused the gateway's client (${body.errorCode ?? response.status}: ${body.message ?? 'no message'})`);
+    }
+    throw new UpstreamUnavailableError('auth0', `the Management API answered HTTP ${response.status}`);
+  }
+}
+
+/** How long Auth0 asks us to wait after a 429, in ms (Retry-After, else the epoch-seconds reset). */
+export function auth0RateLimitWaitMs(response: { headers: Record<string, string | undefined> }): number {
+  const seconds = retryAfterSeconds(response.headers);
+  // Up to 20 % jitter so instances that were limited together do not return together.
+  return Math.round(seconds * 1000 * (1 + Math.random() * 0.2));
+}

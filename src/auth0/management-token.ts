@@ -1,0 +1,142 @@
+import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
+import type { UpstreamClient } from '../http/upstream.js';
+import type { Logger } from '../logger.js';
+import { SingleFlight, type DistributedLock } from '../store/lock.js';
+import type { Sealer } from '../store/sealing.js';
+import type { SharedStore } from '../store/store.js';
+
+const STORE_KEY = 'auth0:management-token';
+const LOCK_KEY = 'lock:auth0:management-token';
+
+interface CachedToken {
+  token: string;
+  /** Epoch ms after which the token must not be used any more (already margin-adjusted). */
+  usableUntil: number;
+}
+
+/** What the provider needs to fetch and share tokens. */
+export interface ManagementTokenDeps {
+  origin: string;
+  clientId: string;
+  clientSecret: string;
+  http: UpstreamClient;
+  store: SharedStore;
+  sealer: Sealer;
+  lock: DistributedLock;
+  logger: Logger;
+}
+
+/**
+ * The Management API token of the gateway's machine-to-machine client (client-credentials grant).
+ * It is kept in memory and, sealed, in the shared store until shortly before it expires, so N
+ * instances fetch it once: within a process concurrent callers share one fetch, across processes
+ * a lock makes one instance fetch while the others wait and re-read the store. If the store is
+ * down, instances fall back to fetching on their own: an extra token is harmless, a failed
+ * request is not.
+ */
+export class ManagementTokenProvider {
+  private cached: CachedToken | undefined;
+  private readonly flight = new SingleFlight<string>();
+
+  constructor(private readonly deps: ManagementTokenDeps) {}
+
+  /** A usable Management API access token. */
+  async token(): Promise<string> {
+    if (this.cached && this.cached.usableUntil > Date.now()) return this.cached.token;
+    return this.flight.run('token', () => this.obtain());
+  }
+
+  /** Forgets `token` after the Management API rejected it, here and in the shared store. */
+  async invalidate(token: string): Promise<void> {
+    if (this.cached?.token === token) this.cached = undefined;
+    const shared = await this.readShared().catch(() => undefined);
+    if (shared?.token === token) await this.deps.store.delete(STORE_KEY).catch(() => undefined);
+  }
+
+  private async obtain(): Promise<string> {
+    try {
+      const shared = await this.readShared();
+      if (shared) return this.remember(shared);
+      // Waiting in vain is no failure: after the wait we re-read, and fetch ourselves if still empty.
+      const lease = await this.deps.lock
+        .acquire(LOCK_KEY, { leaseMs: 15_000, waitMs: 10_000 })
+        .catch((error: unknown) => { throw new StoreFailure(error); });
+      try {
+        // Another instance may have fetched while we waited for the lock.
+        const fresh = await this.readShared();
+        if (fresh) return this.remember(fresh);
+        const fetched = await this.fetchToken();
+        await this.writeShared(fetched);
+        return this.remember(fetched);
+      } finally {
+        await lease?.release();
+      }
+    } catch (error) {
+      if (!isStoreFailure(error)) throw error;
+      this.deps.logger.warn({ event: 'management_token_store_unavailable' }, 'shared store unavailable; fetching the Management token locally');
+      return this.remember(await this.fetchToken());
+    }
+  }
+
+  private remember(token: CachedToken): string {
+    this.cached = token;
+    return token.token;
+  }
+
+  private async readShared(): Promise<CachedToken | undefined> {
+    const sealed = await this.deps.store.get(STORE_KEY).catch((error: unknown) => { throw new StoreFailure(error); });
+    const opened = sealed ? this.deps.sealer.open(sealed, STORE_KEY) : undefined;
+    if (!opened) return undefined;
+    const token = JSON.parse(opened) as CachedToken;
+    return token.usableUntil > Date.now() ? token : undefined;
+  }
+
+  private async writeShared(token: CachedToken): Promise<void> {
+    const sealed = this.deps.sealer.seal(JSON.stringify(token), STORE_KEY);
+    await this.deps.store.set(STORE_KEY, sealed, token.usableUntil - Date.now()).catch((error: unknown) => { throw new StoreFailure(error); });
+  }
+
+  private async fetchToken(): Promise<CachedToken> {
+    const { origin, clientId, clientSecret, http, logger } = this.deps;
+    const response = await http.send({
+      method: 'POST',
+      url: `${origin}/oauth/token`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience: `${origin}/api/v2/` }),
+      idempotent: true,
+    });
+    const body = (response.body ?? {}) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+    if (response.status === 200 && body.access_token) {
+      const lifetimeMs = (body.expires_in ?? 86_400) * 1000;
+      // Renew a little before expiry: 60 s, or a tenth of a short lifetime.
+      const margin = Math.min(60_000, lifetimeMs / 10);
+      logger.info({ event: 'management_token_fetched', expiresIn: body.expires_in }, 'fetched a Management API token');
+      return { token: body.access_token, usableUntil: Date.now() + lifetimeMs - margin };
+    }
+    if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
+    if (response.status === 401 || response.status === 403) {
+      throw new ConfigurationError('auth0', `the Management API client was refused (${body.error ?? response.status}: ${body.error_description ?? 'no description'})`);
+    }
+    throw new UpstreamUnavailableError('auth0', `the token endpoint answered HTTP ${response.status}`);
+  }
+}
+
+/** Marks a failure of the shared store, as opposed to one of Auth0. */
+class StoreFailure extends Error {
+  constructor(cause: unknown) {
+    super('shared store failure', { cause });
+  }
+}
+
+function isStoreFailure(error: unknown): boolean {
+  return error instanceof StoreFailure;
+}
+
+/** Seconds until Auth0 lets us in again, from Retry-After or the epoch-seconds x-ratelimit-reset. */
+export function retryAfterSeconds(headers: Record<string, string | undefined>): number {
+  const retryAfter = Number(headers['retry-after']);
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.ceil(retryAfter);
+  const reset = Number(headers['x-ratelimit-reset']);
+  if (Number.isFinite(reset) && reset > 0) return Math.max(1, Math.ceil(reset - Date.now() / 1000));
+  return 1;
+}

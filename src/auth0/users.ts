@@ -1,0 +1,144 @@
+import { UpstreamUnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SharedStore } from '../store/store.js';
+import type { ManagementClient } from './management-client.js';
+import type { Auth0User } from './types.js';
+import { toUserRecord, type IdentityTokens, type UserRecord } from './user-record.js';
+
+// Only what the schema shows; a projection keeps search responses small.
+const SEARCH_FIELDS = ['user_id', 'email', 'name', 'picture', 'identities', 'last_login', 'updated_at'];
+
+/** What the directory needs. */
+export interface UserDirectoryDeps {
+  client: ManagementClient;
+  /** Tenant origin; counted into the URL length of a search. */
+  origin: string;
+  store: SharedStore;
+  /** How long a user record is reused across requests; 0 disables the cache. */
+  ttlSeconds: number;
+  logger: Logger;
+  /** Receives the provider tokens seen in Management API answers (the token broker keeps them sealed). */
+  onTokens?: (tokens: IdentityTokens[]) => void;
+  /** Ids per search call; Auth0 pages at most 100 and publishes no query-length limit. */
+  maxIdsPerSearch?: number;
+  /** Longest search URL sent; longer ones answer 414, and no limit is published, so stay well under 8 KiB. */
+  maxUrlLength?: number;
+}
+
+/**
+ * Reads users from Auth0 with as few Management API calls as correctness allows. A batch of ids is
+ * answered from the shared cache first; the misses are read with one search per chunk (chunked by
+ * id count and by URL length so no query trips 414); ids the search did not return are read with
+ * GET /users/{id}, because search is eventually consistent and a freshly linked account may be
+ * missing from it. A single miss skips the search: one GET is as cheap and immediately consistent.
+ */
+export class UserDirectory {
+  private readonly maxIdsPerSearch: number;
+  private readonly maxUrlLength: number;
+
+  constructor(private readonly deps: UserDirectoryDeps) {
+    this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
+    this.maxUrlLength = deps.maxUrlLength ?? 4000;
+  }
+
+  /** Users in the order of `ids`: a record, null when the user does not exist, or an Error for that id alone. */
+  async loadMany(ids: readonly string[]): Promise<(UserRecord | null | Error)[]> {
+    const unique = [...new Set(ids)];
+    const found = await this.readCache(unique);
+    const misses = unique.filter((id) => !found.has(id));
+    if (misses.length === 1) found.set(misses[0]!, await this.loadFresh(misses[0]!).catch(asError));
+    else if (misses.length > 1) for (const [id, user] of await this.fetchMany(misses)) found.set(id, user);
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
+  /** Reads one user with GET /users/{id}, bypassing the cache (immediately consistent, includes token presence). */
+  async loadFresh(id: string): Promise<UserRecord | null> {
+    const user = await this.deps.client.getUser(id);
+    if (!user) return null;
+    const record = this.accept(user, true);
+    await this.writeCache([record]);
+    return record;
+  }
+
+  private async fetchMany(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
+    const result = new Map<string, UserRecord | null | Error>();
+    for (const chunk of this.chunks(ids)) {
+      const users = await this.deps.client.searchUsers(userIdQuery(chunk), chunk.length, SEARCH_FIELDS).catch((error: unknown) => {
+        // A search that times out (503) is no reason to fail: the per-id reads below still work.
+        if (error instanceof UpstreamUnavailableError) return [] as Auth0User[];
+        throw error;
+      });
+      const records = users.map((user) => this.accept(user, false));
+      await this.writeCache(records);
+      for (const record of records) result.set(record.id, record);
+    }
+    const unseen = ids.filter((id) => !result.has(id));
+    if (unseen.length > 0) {
+      this.deps.logger.debug({ event: 'user_search_fallback', count: unseen.length }, 'search missed users; reading them one by one');
+    }
+    const fallbacks = await Promise.all(unseen.map((id) => this.loadFresh(id).catch(asError)));
+    unseen.forEach((id, index) => result.set(id, fallbacks[index]!));
+    return result;
+  }
+
+  /** Splits ids into search chunks that respect both the id count and the URL length limits. */
+  private chunks(ids: string[]): string[][] {
+    const chunks: string[][] = [];
+    let current: string[] = [];
+    for (const id of ids) {
+      const candidate = [...current, id];
+      const url = this.deps.origin + this.deps.client.searchPath(userIdQuery(candidate), candidate.length, SEARCH_FIELDS);
+      if (current.length > 0 && (candidate.length > this.maxIdsPerSearch || url.length > this.maxUrlLength)) {
+        chunks.push(current);
+        current = [id];
+      } else {
+        current = candidate;
+      }
+    }
+    if (current.length > 0) chunks.push(current);
+    return chunks;
+  }
+
+  private accept(user: Auth0User, withTokens: boolean): UserRecord {
+    const { record, tokens } = toUserRecord(user, withTokens);
+    if (tokens.length > 0) this.deps.onTokens?.(tokens);
+    return record;
+  }
+
+  private async readCache(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
+    const found = new Map<string, UserRecord | null | Error>();
+    if (this.deps.ttlSeconds === 0 || ids.length === 0) return found;
+    try {
+      const values = await this.deps.store.getMany(ids.map(cacheKey));
+      values.forEach((value, index) => {
+        if (value) found.set(ids[index]!, JSON.parse(value) as UserRecord);
+      });
+    } catch (error) {
+      // A cache outage costs Management API calls, not answers.
+      this.deps.logger.warn({ event: 'user_cache_read_failed', err: String(error) }, 'user cache unavailable');
+    }
+    return found;
+  }
+
+  private async writeCache(records: UserRecord[]): Promise<void> {
+    if (this.deps.ttlSeconds === 0 || records.length === 0) return;
+    const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify(record)]);
+    await this.deps.store.setMany(entries, this.deps.ttlSeconds * 1000).catch((error: unknown) => {
+      this.deps.logger.warn({ event: 'user_cache_write_failed', err: String(error) }, 'user cache unavailable');
+    });
+  }
+}
+
+/** The Lucene query that matches any of `ids` (values quoted: user ids contain `|` and `-`). */
+export function userIdQuery(ids: string[]): string {
+  return `user_id:(${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(' OR ')})`;
+}
+
+// Hash-tagged per user, so a later Redis Cluster keeps each user's keys in one slot.
+function cacheKey(id: string): string {
+  return `user:{${id}}`;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,84 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The one place where user-facing error codes are defined (CONTRACT §6). Everything else throws
+ * these classes; anything else that escapes a resolver is an internal failure and yoga masks it.
+ * Messages never carry a secret: callers pass only names, never tokens or upstream bodies.
+ */
+
+/** Every `extensions.code` the gateway emits. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'REAUTHENTICATION_REQUIRED'
+  | 'PROVIDER_RATE_LIMITED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'CONFIGURATION_ERROR';
+
+/** Base class: a GraphQLError whose `extensions.code` is one of ours. */
+export class GatewayError extends GraphQLError {
+  constructor(message: string, code: ErrorCode, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+  }
+
+  /** The contract code of this error. */
+  get code(): ErrorCode {
+    return this.extensions.code as ErrorCode;
+  }
+}
+
+/** The caller's token is missing or invalid; the whole request is refused with HTTP 401. */
+export class UnauthenticatedError extends GatewayError {
+  constructor(reason: string) {
+    super(`Unauthenticated: ${reason}`, 'UNAUTHENTICATED', {
+      http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } },
+    });
+  }
+}
+
+/** The caller lacks a scope (or is a machine asking for `me`); only that field fails. */
+export class ForbiddenError extends GatewayError {
+  constructor(message: string, requiredScope?: string) {
+    super(message, 'FORBIDDEN', requiredScope ? { requiredScope } : {});
+  }
+}
+
+/** Arguments the gateway refuses before calling anything upstream. */
+export class BadUserInputError extends GatewayError {
+  constructor(message: string, extensions: Record<string, unknown> = {}) {
+    super(message, 'BAD_USER_INPUT', extensions);
+  }
+}
+
+/** The provider token is dead for good: the user must sign in through `connection` again. */
+export class ReauthenticationRequiredError extends GatewayError {
+  constructor(provider: string, connection: string, extensions: Record<string, unknown> = {}) {
+    super(`The ${connection} token can no longer be used; the user must sign in with ${connection} again.`,
+      'REAUTHENTICATION_REQUIRED', { provider, connection, ...extensions });
+  }
+}
+
+/** A provider (or Auth0) still limits us after the bounded retries; `retryAfter` is in seconds. */
+export class ProviderRateLimitedError extends GatewayError {
+  constructor(provider: string, retryAfter: number) {
+    super(`${provider} is rate limiting requests; retry after ${retryAfter} s.`, 'PROVIDER_RATE_LIMITED', {
+      provider,
+      retryAfter,
+    });
+  }
+}
+
+/** Timeouts, 5xx, network errors and coordination failures: retryable, never a reason to re-authenticate. */
+export class UpstreamUnavailableError extends GatewayError {
+  constructor(provider: string, detail: string) {
+    super(`${provider} is unavailable: ${detail}`, 'UPSTREAM_UNAVAILABLE', { provider });
+  }
+}
+
+/** The gateway's own credentials for a provider were rejected (e.g. `invalid_client`). */
+export class ConfigurationError extends GatewayError {
+  constructor(provider: string, detail: string) {
+    super(`The gateway is misconfigured for ${provider}: ${detail}`, 'CONFIGURATION_ERROR', { provider });
+  }
+}

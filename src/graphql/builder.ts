@@ -1,0 +1,64 @@
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin, { type AuthFailure } from '@pothos/plugin-scope-auth';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { ForbiddenError } from '../errors.js';
+import type { GatewayContext } from './context.js';
+
+/** The builder's type parameters: context, scalars and auth scopes. */
+export interface GatewayTypes {
+  Context: GatewayContext;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  AuthScopes: { scope: string; person: boolean };
+  DefaultFieldNullability: false;
+}
+
+/** The full Pothos schema types of the builder, for typing refs outside it. */
+export type GatewaySchemaTypes = PothosSchemaTypes.ExtendDefaultTypes<GatewayTypes>;
+
+/**
+ * The one Pothos builder. Scopes (CONTRACT §4): `scope` checks a granted scope by name and
+ * `person` refuses machine-to-machine callers. A failed check becomes FORBIDDEN on that field only,
+ * naming the scope the caller lacks.
+ */
+export const builder = new SchemaBuilder<GatewayTypes>({
+  // Non-null unless a field says otherwise, so the SDL states exactly what CONTRACT §5 promises.
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin],
+  scopeAuth: {
+    authScopes: (context) => ({
+      scope: (scope: string) => context.caller.scopes.has(scope),
+      person: !context.caller.isMachine,
+    }),
+    unauthorizedError: (_parent, _context, info, result) => {
+      const failure = firstScopeFailure(result.failure);
+      if (failure?.scope === 'scope') {
+        const scope = String(failure.parameter);
+        return new ForbiddenError(`${info.fieldName} needs the scope ${scope}`, scope);
+      }
+      if (failure?.scope === 'person') {
+        return new ForbiddenError(`${info.fieldName} is only for users; machine-to-machine callers have no user of their own`);
+      }
+      return new ForbiddenError(`${info.fieldName} is not allowed for this caller`);
+    },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);
+
+builder.queryType({ description: 'Users of the Auth0 tenant and the data of the providers they signed in with.' });
+
+/** The first single-scope failure inside a (possibly nested) scope-auth failure. */
+function firstScopeFailure(failure: AuthFailure): { scope: string; parameter: unknown } | undefined {
+  if (failure.kind === 'AuthScope') return failure;
+  if ('failures' in failure) {
+    for (const inner of failure.failures) {
+      const found = firstScopeFailure(inner);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,130 @@
+import type { ObjectRef } from '@pothos/core';
+import DataLoader from 'dataloader';
+import type { IdentityRecord, UserRecord } from '../auth0/user-record.js';
+import { statusFromAuth0, type TokenStatus as TokenStatusShape } from '../tokens/status.js';
+import { builder, type GatewaySchemaTypes } from './builder.js';
+import { requestLoader, type GatewayContext } from './context.js';
+import { User } from './user.js';
+
+/** An identity together with the user it belongs to (resolvers of provider fields need both). */
+export interface IdentityParent {
+  user: UserRecord;
+  identity: IdentityRecord;
+}
+
+/**
+ * Users read straight from GET /users/{id} for one request: immediately consistent and with token
+ * presence, for the fields that need more than a cached search result holds.
+ */
+export const freshUsersLoader = requestLoader(
+  (context: GatewayContext) =>
+    new DataLoader<string, UserRecord | null>((ids) =>
+      Promise.all(ids.map((id) => context.services.users.loadFresh(id).catch((error: unknown) => error as Error))),
+    ),
+);
+
+/** The GraphQL enum of CONTRACT §5 `TokenState`. */
+export const TokenState = builder.enumType('TokenState', {
+  description: 'What the gateway knows about an identity provider token.',
+  values: {
+    VALID: { description: 'Known expiry in the future.' },
+    EXPIRED: { description: 'Expired; the next use renews it.' },
+    REAUTHENTICATION_REQUIRED: { description: 'Dead: the user must sign in through that connection again.' },
+    UNKNOWN: { description: 'No expiry known (or no provider token at all).' },
+  } as const,
+});
+
+/** Status of a provider token; never contains a secret. */
+export const TokenStatus = builder.objectRef<TokenStatusShape>('TokenStatus').implement({
+  description: 'The state of an identity provider token, without the token itself.',
+  fields: (t) => ({
+    expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'When the access token expires; null when unknown.', resolve: (s) => s.expiresAt }),
+    hasRefreshToken: t.exposeBoolean('hasRefreshToken', { description: 'Whether a refresh token is held, so an expired access token can be renewed.' }),
+    state: t.field({ type: TokenState, description: 'VALID, EXPIRED, REAUTHENTICATION_REQUIRED or UNKNOWN.', resolve: (s) => s.state }),
+  }),
+});
+
+// Which GraphQL type serves which Auth0 strategy; provider folders register themselves.
+const typesByStrategy = new Map<string, ObjectRef<GatewaySchemaTypes, IdentityParent>>();
+
+/** Makes identities of `strategies` resolve to `type` (called once per provider folder). */
+export function registerIdentityType(strategies: readonly string[], type: ObjectRef<GatewaySchemaTypes, IdentityParent>): void {
+  for (const strategy of strategies) typesByStrategy.set(strategy, type);
+}
+
+/** The first identity of `user` with one of `strategies`, as a parent for its type. */
+export function identityOf(user: UserRecord, strategies: readonly string[]): IdentityParent | null {
+  const identity = user.identities.find((candidate) => strategies.includes(candidate.provider));
+  return identity ? { user, identity } : null;
+}
+
+/** The interface every identity type implements (CONTRACT §5). */
+export const Identity = builder.interfaceRef<IdentityParent>('Identity').implement({
+  description: 'A way the user signs in: an Auth0 connection and the account at its provider.',
+  resolveType: ({ identity }): string => (typesByStrategy.get(identity.provider) ?? GenericIdentity).name,
+  fields: (t) => ({
+    provider: t.string({ description: 'The Auth0 strategy: google-oauth2, facebook, bitbucket, oauth2, waad, …', resolve: (p) => p.identity.provider }),
+    connection: t.string({ description: 'The Auth0 connection name.', resolve: (p) => p.identity.connection }),
+    userId: t.string({ description: 'The user id at the provider; always a string, even where Auth0 sends a number.', resolve: (p) => p.identity.userId }),
+    isSocial: t.boolean({ description: 'Whether the connection is a social one.', resolve: (p) => p.identity.isSocial }),
+    token: t.field({
+      type: TokenStatus,
+      description: 'The state of the provider access token; never the token itself.',
+      resolve: (parent, _args, context) => tokenStatus(parent, context),
+    }),
+  }),
+});
+
+/** Identities of any strategy without a provider folder of its own: only the Identity fields. */
+export const GenericIdentity = builder.objectRef<IdentityParent>('GenericIdentity').implement({
+  description: 'An identity of a strategy the gateway has no provider API for (waad, github, auth0, …).',
+  interfaces: [Identity],
+});
+
+/**
+ * Token status from what Auth0 holds. A record from a search may not say whether tokens exist,
+ * so only then is the user read again with GET /users/{id}, once per request and user.
+ */
+async function tokenStatus({ user, identity }: IdentityParent, context: GatewayContext): Promise<TokenStatusShape> {
+  let record = user;
+  let current = identity;
+  if (!current.tokens) {
+    const fresh = await freshUsersLoader(context).load(user.id);
+    const match = fresh?.identities.find((i) => i.provider === identity.provider && i.userId === identity.userId);
+    if (fresh && match) {
+      record = fresh;
+      current = match;
+    }
+  }
+  return statusFromAuth0(current, current.tokens ?? { hasAccessToken: false, hasRefreshToken: false }, record.tokensStoredAt);
+}
+
+/** How a provider folder declares its identity type. */
+export interface ProviderIdentityDefinition {
+  /** GraphQL type name, e.g. `GoogleIdentity`. */
+  typeName: string;
+  /** Auth0 strategies (identity `provider` values) this type serves. */
+  strategies: readonly string[];
+  description: string;
+  /** A field on User returning the first such identity (null when none is linked), e.g. `google`. */
+  userField?: { name: string; description: string };
+}
+
+/**
+ * Declares a provider's identity type: it implements Identity, serves the given strategies, and
+ * optionally adds a shortcut field on User. Provider folders then add their own fields to it.
+ */
+export function defineProviderIdentity(definition: ProviderIdentityDefinition): ObjectRef<GatewaySchemaTypes, IdentityParent> {
+  const type = builder.objectRef<IdentityParent>(definition.typeName).implement({
+    description: definition.description,
+    interfaces: [Identity],
+  });
+  registerIdentityType(definition.strategies, type);
+  const userField = definition.userField;
+  if (userField) {
+    builder.objectField(User, userField.name, (t) =>
+      t.field({ type, nullable: true, description: userField.description, resolve: (user) => identityOf(user, definition.strategies) }),
+    );
+  }
+  return type;
+}

@@ -1,0 +1,71 @@
+import DataLoader from 'dataloader';
+import type { UserRecord } from '../auth0/user-record.js';
+import { BadUserInputError } from '../errors.js';
+import { builder } from './builder.js';
+import { requestLoader, type GatewayContext } from './context.js';
+import { Identity, type IdentityParent } from './identity.js';
+
+/** At most this many ids in one `users` query (CONTRACT §5). */
+export const MAX_USER_IDS = 100;
+
+/**
+ * Users by id for one request. Every `me`, `user` and `users` of a request lands in the same
+ * batch, which the directory answers from its cache, one search, and per-id reads for what the
+ * search missed.
+ */
+export const usersLoader = requestLoader(
+  (context: GatewayContext) => new DataLoader<string, UserRecord | null>((ids) => context.services.users.loadMany(ids)),
+);
+
+/** The GraphQL type of an Auth0 user. */
+export const User = builder.objectRef<UserRecord>('User').implement({
+  description: 'An Auth0 user with the identities (primary first, then linked) they can sign in with.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The Auth0 user id, e.g. `google-oauth2|1234`.' }),
+    email: t.exposeString('email', { nullable: true, description: 'The email address on the Auth0 profile.' }),
+    name: t.exposeString('name', { nullable: true, description: 'The display name on the Auth0 profile.' }),
+    picture: t.exposeString('picture', { nullable: true, description: 'URL of the profile picture.' }),
+    identities: t.field({
+      type: [Identity],
+      description: 'Every identity of the user: the primary one first, then the linked ones.',
+      resolve: (user) => user.identities.map((identity): IdentityParent => ({ user, identity })),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  me: t.field({
+    type: User,
+    description: 'The calling user. Machine-to-machine callers have no user: FORBIDDEN.',
+    authScopes: { person: true },
+    resolve: async (_root, _args, context) => {
+      const user = await usersLoader(context).load(context.caller.sub);
+      // A valid token for a user Auth0 no longer knows (deleted since it was issued).
+      if (!user) throw new BadUserInputError('The calling user does not exist in the tenant any more.');
+      return user;
+    },
+  }),
+  user: t.field({
+    type: User,
+    nullable: true,
+    description: 'Any user by Auth0 user id; null when there is none. Needs read:users.',
+    authScopes: { scope: 'read:users' },
+    args: { id: t.arg.id({ required: true, description: 'The Auth0 user id.' }) },
+    resolve: (_root, { id }, context) => usersLoader(context).load(String(id)),
+  }),
+  users: t.field({
+    type: [User],
+    nullable: { list: false, items: true },
+    description: `Users by Auth0 user id, in the order given, null where there is none; at most ${MAX_USER_IDS} ids. Needs read:users.`,
+    authScopes: { scope: 'read:users' },
+    args: { ids: t.arg.idList({ required: true, description: `Auth0 user ids (at most ${MAX_USER_IDS}).` }) },
+    resolve: (_root, { ids }, context) => {
+      if (ids.length > MAX_USER_IDS) {
+        throw new BadUserInputError(`users takes at most ${MAX_USER_IDS} ids; got ${ids.length}.`, { maxIds: MAX_USER_IDS });
+      }
+      // One promise per id: a failure for one id nulls that item alone.
+      const loader = usersLoader(context);
+      return ids.map((id) => loader.load(String(id)));
+    },
+  }),
+}));

@@ -1,0 +1,74 @@
+import { Redis } from 'ioredis';
+import type { SharedStore } from './store.js';
+
+// Compare-and-delete in one step, so a lock whose lease expired and was taken by another instance
+// is never released by its former holder.
+const DELETE_IF_EQUALS = `
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0`;
+
+/**
+ * The shared store on Redis. Every key is namespaced with `keyPrefix`, so several gateways (or test
+ * files) can share one server. The client fails commands fast while disconnected instead of
+ * queueing them, because a request waiting on a dead Redis is worse than an UPSTREAM_UNAVAILABLE.
+ */
+export class RedisStore implements SharedStore {
+  readonly client: Redis;
+
+  constructor(url: string, private readonly keyPrefix: string) {
+    this.client = new Redis(url, {
+      lazyConnect: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+    });
+    // Connection errors surface as failed commands; without a listener ioredis would print them.
+    this.client.on('error', () => {});
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.client.get(this.keyPrefix + key);
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.client.mget(keys.map((key) => this.keyPrefix + key));
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.client.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+  }
+
+  async setMany(entries: [string, string][], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.client.pipeline();
+    for (const [key, value] of entries) pipeline.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const result = await this.client.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+    return result === 'OK';
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    const deleted = await this.client.eval(DELETE_IF_EQUALS, 1, this.keyPrefix + key, value);
+    return deleted === 1;
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.client.del(...keys.map((key) => this.keyPrefix + key));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The shared state every gateway instance sees: caches, sealed secrets and locks. With REDIS_URL
+ * it is Redis (so N instances fetch a Management token once and share user records); without it,
+ * process memory. Values are opaque strings; callers seal anything secret before storing it.
+ */
+export interface SharedStore {
+  /** Reads one key; null when absent or expired. */
+  get(key: string): Promise<string | null>;
+  /** Reads several keys in one round trip, in order. */
+  getMany(keys: string[]): Promise<(string | null)[]>;
+  /** Writes a key that expires after `ttlMs`. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Writes several keys with the same lifetime in one round trip. */
+  setMany(entries: [key: string, value: string][], ttlMs: number): Promise<void>;
+  /** Writes a key only if it does not exist (a lock acquisition); true when written. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes a key only if it still holds `value` (a lock release that cannot free someone else's lock). */
+  deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Deletes keys. */
+  delete(...keys: string[]): Promise<void>;
+  /** Resolves when the store answers; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
