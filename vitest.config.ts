@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
 
 // Test infrastructure (CONTRACT §7):
 // - `test/setup/redis.ts` (globalSetup) starts ONE private redis-server for the whole run on a free
@@ -10,6 +13,10 @@ import { defineConfig } from 'vitest/config';
 // - The last line of output is `N passed, N failed[, N skipped]` (test/setup/summary-reporter.ts),
 //   the line CI reads.
 export default defineConfig({
+  // graphql ships CJS (main) and ESM (module) builds. Node loads yoga and Pothos with the CJS one;
+  // vite would give our sources the ESM one, and two copies break `instanceof GraphQLError` (our
+  // contract errors would be masked as INTERNAL_SERVER_ERROR). One copy, the one Node resolves.
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/redis.ts'],

@@ -1,0 +1,141 @@
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
+
+// CONTRACT §4: every way a caller token can be wrong is HTTP 401 + UNAUTHENTICATED, and nothing
+// reaches the Management API for it.
+const ADA = 'google-oauth2|111199914890750704174';
+const ME = '{ me { id } }';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ gatewayOptions: { jwksCooldownMs: 0 } });
+});
+afterAll(async () => h?.close());
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+async function expectRejected(token: string | undefined, reason: RegExp): Promise<void> {
+  const before = h.sandbox.tenant.count('getUser') + h.sandbox.tenant.count('searchUsers');
+  const answer = await h.query(token, ME);
+  expect(answer.status).toBe(401);
+  expect(answer.data ?? null).toBeNull();
+  expect(errorCodes(answer)).toEqual(['UNAUTHENTICATED']);
+  expect(answer.errors?.[0]?.message).toMatch(reason);
+  expect(h.sandbox.tenant.count('getUser') + h.sandbox.tenant.count('searchUsers')).toBe(before);
+}
+
+describe('caller authentication', () => {
+  it('accepts a valid user token', async () => {
+    const answer = await h.query(await h.token(ADA), ME);
+    expect(answer.status).toBe(200);
+    expect(answer.data).toEqual({ me: { id: ADA } });
+  });
+
+  it('accepts aud as an array containing the API identifier', async () => {
+    const token = await h.sandbox.tenant.issueAccessToken(
+      { sub: ADA, scope: 'openid' },
+      { audience: [h.sandbox.tenant.audience, `${h.sandbox.tenant.issuer}userinfo`] },
+    );
+    expect((await h.query(token, ME)).data).toEqual({ me: { id: ADA } });
+  });
+
+  it('rejects a request without a token', async () => {
+    await expectRejected(undefined, /Authorization: Bearer/);
+  });
+
+  it('answers 401 with a WWW-Authenticate challenge', async () => {
+    const response = await fetch(h.main.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: ME }) });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('rejects an expired token', async () => {
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { expiresIn: -120 }), /expired/);
+  });
+
+  it('rejects a token for another audience', async () => {
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { audience: 'https://other.example/api' }), /"aud"/);
+  });
+
+  it('rejects a token from another issuer, including the issuer without its trailing slash', async () => {
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { issuer: 'https://evil.example/' }), /"iss"/);
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { issuer: h.sandbox.tenant.origin }), /"iss"/);
+  });
+
+  it('rejects alg none', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = { sub: ADA, iss: h.sandbox.tenant.issuer, aud: h.sandbox.tenant.audience, iat: now, exp: now + 600 };
+    await expectRejected(`${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(payload)}.`, /malformed|RS256/);
+  });
+
+  it('rejects HS256 signed with the public key', async () => {
+    const pem = await h.sandbox.tenant.publicKeyPem();
+    const token = await new SignJWT({ sub: ADA })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(h.sandbox.tenant.issuer)
+      .setAudience(h.sandbox.tenant.audience)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(pem));
+    await expectRejected(token, /RS256/);
+  });
+
+  it('rejects a token naming an unknown key id', async () => {
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { kid: 'no-such-key' }), /unknown key/);
+  });
+
+  it('rejects a tampered signature', async () => {
+    const token = await h.token(ADA);
+    const [header, payload] = token.split('.');
+    const forged = `${header}.${base64url({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), sub: 'auth0|someone-else' })}.${token.split('.')[2]}`;
+    await expectRejected(forged, /signature/);
+  });
+
+  it('rejects garbage and a non-Bearer scheme', async () => {
+    await expectRejected('not-a-jwt', /malformed/);
+    const answer = await fetch(h.main.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
+      body: JSON.stringify({ query: ME }),
+    });
+    expect(answer.status).toBe(401);
+  });
+
+  it('fetches the JWKS again when the tenant rotates its signing key', async () => {
+    const jwksBefore = h.sandbox.tenant.count('jwks');
+    await h.sandbox.tenant.rotateSigningKey();
+    const answer = await h.query(await h.token(ADA), ME);
+    expect(answer.data).toEqual({ me: { id: ADA } });
+    expect(h.sandbox.tenant.count('jwks')).toBe(jwksBefore + 1);
+    // The new key is cached: another request does not fetch again.
+    await h.query(await h.token(ADA), ME);
+    expect(h.sandbox.tenant.count('jwks')).toBe(jwksBefore + 1);
+  });
+});
+
+describe('scopes', () => {
+  it('gives FORBIDDEN on me for a machine-to-machine caller, naming no scope', async () => {
+    const answer = await h.query(await h.token('partner-app@clients', 'read:users'), ME);
+    expect(answer.status).toBe(200);
+    expect(errorCodes(answer)).toEqual(['FORBIDDEN']);
+  });
+
+  it('gives FORBIDDEN with requiredScope on user/users without read:users, and nulls only that field', async () => {
+    const answer = await h.query(await h.token(ADA, 'openid'), `{ me { id } user(id: "${ADA}") { id } }`);
+    expect(answer.data).toEqual({ me: { id: ADA }, user: null });
+    expect(answer.errors).toHaveLength(1);
+    expect(answer.errors?.[0]?.path).toEqual(['user']);
+    expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', requiredScope: 'read:users' });
+  });
+
+  it('counts permissions (RBAC) as granted scopes', async () => {
+    const token = await h.token('partner-app@clients', '', { permissions: ['read:users'] });
+    const answer = await h.query(token, `{ user(id: "${ADA}") { id } }`);
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data).toEqual({ user: { id: ADA } });
+  });
+});
