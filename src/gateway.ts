@@ -74,6 +74,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     tokens,
     maxConcurrency: config.auth0.maxConcurrency,
     maxRequestsPerSecond: config.auth0.maxRequestsPerSecond,
+    maxRetryWaitMs: config.upstream.maxRetryWaitMs,
   });
   const users = new UserDirectory({ client: management, origin: config.auth0.origin, store, ttlSeconds: config.userCacheTtlSeconds, logger });
   const services: Services = { config, logger, users };

@@ -11,6 +11,8 @@ export interface ManagementClientDeps {
   tokens: ManagementTokenProvider;
   maxConcurrency: number;
   maxRequestsPerSecond: number;
+  /** A request that would wait longer than this for the bucket to refill fails fast instead. */
+  maxRetryWaitMs: number;
 }
 
 /**
@@ -18,11 +20,15 @@ export interface ManagementClientDeps {
  * caps concurrency and calls per second, so a burst of GraphQL requests is smoothed instead of
  * tripping the tenant's limit (Free: 2 req/s). The queue also listens to Auth0: when a response
  * says the bucket is empty, it pauses until `x-ratelimit-reset`, so the gateway adapts to whatever
- * plan the tenant is on. A 401 renews the Management token once.
+ * plan the tenant is on. While paused, a request that would wait longer than the retry budget
+ * fails at once with PROVIDER_RATE_LIMITED rather than holding its GraphQL response hostage.
+ * A 401 renews the Management token once.
  */
 export class ManagementClient {
   private readonly queue: PQueue;
   private resumeTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms until which Auth0 said the bucket is empty. */
+  private blockedUntil = 0;
 
   constructor(private readonly deps: ManagementClientDeps) {
     this.queue = new PQueue({ concurrency: deps.maxConcurrency, intervalCap: deps.maxRequestsPerSecond, interval: 1000 });
@@ -34,13 +40,16 @@ export class ManagementClient {
     if (!headers) return;
     const remaining = Number(headers['x-ratelimit-remaining']);
     if (report.status !== 429 && !(Number.isFinite(remaining) && remaining <= 0)) return;
-    const waitMs = Math.min(retryAfterSeconds(headers) * 1000, 10_000);
-    if (this.resumeTimer) return;
+    // Auth0's reset is an epoch-seconds timestamp; never believe more than a minute.
+    const until = Date.now() + Math.min(retryAfterSeconds(headers) * 1000, 60_000);
+    if (until <= this.blockedUntil) return;
+    this.blockedUntil = until;
     this.queue.pause();
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = undefined;
       this.queue.start();
-    }, waitMs);
+    }, until - Date.now());
     this.resumeTimer.unref();
   }
 
@@ -82,7 +91,9 @@ export class ManagementClient {
     await this.queue.onIdle();
   }
 
-  private get(path: string): Promise<UpstreamResponse> {
+  private async get(path: string): Promise<UpstreamResponse> {
+    const blockedFor = this.blockedUntil - Date.now();
+    if (blockedFor > this.deps.maxRetryWaitMs) throw new ProviderRateLimitedError('auth0', Math.ceil(blockedFor / 1000));
     return this.queue.add(async () => {
       const token = await this.deps.tokens.token();
       const response = await this.send(path, token);
