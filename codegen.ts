@@ -15,6 +15,8 @@ const config: CodegenConfig = {
     },
   },
   ignoreNoDocuments: true,
+  // NodeNext: generated relative imports must end in .js.
+  emitLegacyCommonJSImports: false,
 };
 
 export default config;
