@@ -71,8 +71,9 @@ export class ProviderRateLimitedError extends GatewayError {
 
 /** Timeouts, 5xx, network errors and coordination failures: retryable, never a reason to re-authenticate. */
 export class UpstreamUnavailableError extends GatewayError {
-  constructor(provider: string, detail: string) {
-    super(`${provider} is unavailable: ${detail}`, 'UPSTREAM_UNAVAILABLE', { provider });
+  /** `httpStatus` is for failures that stop the whole request (e.g. the tenant's keys cannot be fetched). */
+  constructor(provider: string, detail: string, httpStatus?: number) {
+    super(`${provider} is unavailable: ${detail}`, 'UPSTREAM_UNAVAILABLE', httpStatus ? { provider, http: { status: httpStatus } } : { provider });
   }
 }
 

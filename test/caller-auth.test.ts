@@ -139,3 +139,22 @@ describe('scopes', () => {
     expect(answer.data).toEqual({ user: { id: ADA } });
   });
 });
+
+describe('tenant keys unavailable', () => {
+  it('answers 503 UPSTREAM_UNAVAILABLE, not 401, when the JWKS cannot be fetched', async () => {
+    const fresh = await startHarness({ redis: false });
+    try {
+      fresh.sandbox.tenant.injectFault('jwks', { status: 503, body: 'unavailable', times: 5 });
+      const answer = await fresh.query(await fresh.token(ADA), ME);
+      expect(answer.status).toBe(503);
+      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'auth0' });
+      // Once the tenant answers again, the same token works.
+      fresh.sandbox.tenant.clearFaults();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const retried = await fresh.query(await fresh.token(ADA), ME);
+      expect(retried.data).toEqual({ me: { id: ADA } });
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { UnauthenticatedError } from '../errors.js';
+import { UnauthenticatedError, UpstreamUnavailableError } from '../errors.js';
 
 /** The authenticated caller of one GraphQL request. */
 export interface Caller {
@@ -56,6 +56,9 @@ export class CallerVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (error) {
+      // The tenant's keys could not be fetched: not the caller's fault, so no 401 that would make
+      // clients throw away a good token.
+      if (isKeyFetchFailure(error)) throw new UpstreamUnavailableError('auth0', 'the tenant signing keys could not be fetched', 503);
       throw new UnauthenticatedError(describe(error));
     }
     const sub = String(payload.sub);
@@ -77,8 +80,14 @@ function describe(error: unknown): string {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the access token must be signed with RS256';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'the access token was signed with an unknown key';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the access token signature is invalid';
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JOSEError && error.code === 'ERR_JWKS_INVALID') {
-    return 'the signing keys could not be fetched';
-  }
+  if (error instanceof joseErrors.JWKSInvalid) return 'the tenant signing keys are invalid';
   return 'the access token is malformed';
+}
+
+// jose reports a failed JWKS download as a timeout, a generic JOSEError (non-200, bad JSON) or the
+// fetch's own error; every other failure is about the token.
+function isKeyFetchFailure(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout) return true;
+  if (error instanceof joseErrors.JOSEError) return error.code === 'ERR_JOSE_GENERIC';
+  return true;
 }
