@@ -48,7 +48,7 @@ const auth0Origin = z
   .min(1)
   .transform((value, ctx) => {
     const candidate = value.includes('://') ? value : `https://${value}`;
-    if (!URL.canParse(candidate)) {
+    if (!URL.canParse(candidate) || !/^https?:$/.test(new URL(candidate).protocol)) {
       ctx.addIssue({ code: 'custom', message: 'must be a tenant domain such as acme.eu.auth0.com or an origin' });
       return z.NEVER;
     }

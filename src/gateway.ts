@@ -11,6 +11,8 @@ import { schema } from './graphql/schema.js';
 import { UpstreamClient, type AttemptReport } from './http/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
+import { useErrorLog } from './plugins/use-error-log.js';
+import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
 import { DistributedLock } from './store/lock.js';
 import { MemoryStore } from './store/memory.js';
@@ -75,6 +77,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     maxConcurrency: config.auth0.maxConcurrency,
     maxRequestsPerSecond: config.auth0.maxRequestsPerSecond,
     maxRetryWaitMs: config.upstream.maxRetryWaitMs,
+    logger,
   });
   const users = new UserDirectory({ client: management, origin: config.auth0.origin, store, ttlSeconds: config.userCacheTtlSeconds, logger });
   const services: Services = { config, logger, users };
@@ -95,6 +98,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     plugins: [
       useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), registry: metrics.registry }),
       useCallerAuth({ verifier }),
+      useExecutableOperations(),
+      useErrorLog({ logger }),
     ],
   });
   const server = createServer(yoga);

@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
 import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
+import type { Logger } from '../logger.js';
 import { retryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
 import type { Auth0Connection, Auth0User } from './types.js';
 
@@ -13,6 +14,7 @@ export interface ManagementClientDeps {
   maxRequestsPerSecond: number;
   /** A request that would wait longer than this for the bucket to refill fails fast instead. */
   maxRetryWaitMs: number;
+  logger: Logger;
 }
 
 /**
@@ -113,7 +115,8 @@ export class ManagementClient {
     const body = (response.body ?? {}) as { message?: string; errorCode?: string };
     if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
-      throw new ConfigurationError('auth0', `the Management API refused the gateway's client (${body.errorCode ?? response.status}: ${body.message ?? 'no message'})`);
+      this.deps.logger.error({ event: 'management_api_refused', status: response.status, errorCode: body.errorCode, description: body.message }, 'the Management API refused the gateway');
+      throw new ConfigurationError('auth0', `the Management API refused the gateway's client (${body.errorCode ?? `HTTP ${response.status}`})`);
     }
     throw new UpstreamUnavailableError('auth0', `the Management API answered HTTP ${response.status}`);
   }

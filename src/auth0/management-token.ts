@@ -115,7 +115,9 @@ export class ManagementTokenProvider {
     }
     if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
-      throw new ConfigurationError('auth0', `the Management API client was refused (${body.error ?? response.status}: ${body.error_description ?? 'no description'})`);
+      // Auth0's description says what to fix (e.g. a missing client grant); operators read it in the log.
+      logger.error({ event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description }, 'Auth0 refused the Management API client credentials');
+      throw new ConfigurationError('auth0', `the Management API client credentials were refused (${body.error ?? `HTTP ${response.status}`})`);
     }
     throw new UpstreamUnavailableError('auth0', `the token endpoint answered HTTP ${response.status}`);
   }

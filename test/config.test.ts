@@ -1,0 +1,271 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+// CONTRACT §2 and §1 (`npm start`): the environment is validated in one place, and an incomplete or
+// invalid configuration is refused with ONE message naming every missing or invalid variable.
+
+const REQUIRED = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET'] as const;
+
+/** A complete minimal environment; tests add or break one thing at a time. */
+const VALID: Record<string, string> = {
+  AUTH0_DOMAIN: 'acme.eu.auth0.com',
+  AUTH0_AUDIENCE: 'https://gateway.example/api',
+  AUTH0_CLIENT_ID: 'm2m-client',
+  AUTH0_CLIENT_SECRET: 'm2m-secret-value',
+};
+
+const key32 = (): string => randomBytes(32).toString('base64');
+
+/** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig: required variables', () => {
+  it('refuses an empty environment with one ConfigError naming every required variable and `npm run demo`', () => {
+    const error = configError({});
+    expect(error.name).toBe('ConfigError');
+    for (const name of REQUIRED) expect(error.message).toContain(name);
+    expect(error.message).toContain('npm run demo');
+    expect(error.problems).toHaveLength(REQUIRED.length);
+  });
+
+  it('names only the variable that is missing', () => {
+    const { AUTH0_CLIENT_SECRET: _omitted, ...rest } = VALID;
+    const error = configError(rest);
+    expect(error.problems).toEqual([expect.stringContaining('AUTH0_CLIENT_SECRET')]);
+    expect(error.message).not.toContain('AUTH0_DOMAIN');
+  });
+
+  it('treats an empty string as unset', () => {
+    const error = configError({ ...VALID, AUTH0_AUDIENCE: '' });
+    expect(error.problems).toEqual([expect.stringMatching(/AUTH0_AUDIENCE.*required/)]);
+    expect(loadConfig({ ...VALID, PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '0.0.0.0' });
+  });
+
+  it('accepts the four required variables alone', () => {
+    expect(() => loadConfig(VALID)).not.toThrow();
+  });
+});
+
+describe('loadConfig: AUTH0_DOMAIN', () => {
+  it('implies https:// for a bare tenant domain', () => {
+    expect(loadConfig({ ...VALID, AUTH0_DOMAIN: 'acme.eu.auth0.com' }).auth0.origin).toBe('https://acme.eu.auth0.com');
+  });
+
+  it('accepts a full origin and drops the trailing slash', () => {
+    expect(loadConfig({ ...VALID, AUTH0_DOMAIN: 'http://127.0.0.1:4010/' }).auth0.origin).toBe('http://127.0.0.1:4010');
+    expect(loadConfig({ ...VALID, AUTH0_DOMAIN: 'https://acme.eu.auth0.com' }).auth0.origin).toBe('https://acme.eu.auth0.com');
+  });
+
+  it('names AUTH0_DOMAIN when it is no domain at all', () => {
+    expect(configError({ ...VALID, AUTH0_DOMAIN: 'not a domain' }).message).toContain('AUTH0_DOMAIN');
+  });
+
+  it('names AUTH0_DOMAIN when it has a scheme other than http(s)', () => {
+    expect(configError({ ...VALID, AUTH0_DOMAIN: 'ftp://acme.example' }).message).toContain('AUTH0_DOMAIN');
+  });
+});
+
+describe('loadConfig: REDIS_URL and TOKEN_ENCRYPTION_KEY', () => {
+  it('requires TOKEN_ENCRYPTION_KEY when REDIS_URL is set', () => {
+    const error = configError({ ...VALID, REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(error.problems).toEqual([expect.stringContaining('TOKEN_ENCRYPTION_KEY')]);
+  });
+
+  it('rejects a 16-byte key, naming TOKEN_ENCRYPTION_KEY but not echoing the key', () => {
+    const short = randomBytes(16).toString('base64');
+    const error = configError({ ...VALID, REDIS_URL: 'redis://127.0.0.1:6379', TOKEN_ENCRYPTION_KEY: short });
+    expect(error.message).toContain('TOKEN_ENCRYPTION_KEY');
+    expect(error.message).toContain('32 bytes');
+    expect(error.message).not.toContain(short);
+    expect(error.message).not.toContain(VALID.AUTH0_CLIENT_SECRET);
+  });
+
+  it('rejects a list in which one key is not 32 bytes', () => {
+    const error = configError({ ...VALID, TOKEN_ENCRYPTION_KEY: `${key32()},${randomBytes(31).toString('base64')}` });
+    expect(error.message).toContain('TOKEN_ENCRYPTION_KEY');
+  });
+
+  it('accepts several comma-separated 32-byte keys, in order (the first seals)', () => {
+    const keys = [key32(), key32(), key32()];
+    const config = loadConfig({ ...VALID, REDIS_URL: 'rediss://cache.example:6380', TOKEN_ENCRYPTION_KEY: keys.join(', ') });
+    expect(config.encryptionKeys?.map((key) => key.toString('base64'))).toEqual(keys);
+    expect(config.redis).toEqual({ url: 'rediss://cache.example:6380', keyPrefix: 'idpgw:' });
+  });
+
+  it('names REDIS_URL when it is not redis:// or rediss://', () => {
+    const error = configError({ ...VALID, REDIS_URL: 'http://x', TOKEN_ENCRYPTION_KEY: key32() });
+    expect(error.problems).toEqual([expect.stringContaining('REDIS_URL')]);
+  });
+
+  it('uses the in-memory store without REDIS_URL', () => {
+    const config = loadConfig(VALID);
+    expect(config.redis).toBeUndefined();
+    expect(config.encryptionKeys).toBeUndefined();
+  });
+});
+
+describe('loadConfig: invalid values are named', () => {
+  it.each(['GOOGLE_API_URL', 'GOOGLE_TOKEN_URL', 'FACEBOOK_GRAPH_URL', 'BITBUCKET_API_URL', 'BITBUCKET_TOKEN_URL'])(
+    'names %s when it is not an http(s) URL',
+    (name) => {
+      expect(configError({ ...VALID, [name]: 'not a url' }).problems).toEqual([expect.stringContaining(name)]);
+      expect(configError({ ...VALID, [name]: 'ftp://files.example/x' }).problems).toEqual([expect.stringContaining(name)]);
+    },
+  );
+
+  it('names PORT when it is not a port number', () => {
+    expect(configError({ ...VALID, PORT: 'abc' }).problems).toEqual([expect.stringContaining('PORT')]);
+    expect(configError({ ...VALID, PORT: '70000' }).problems).toEqual([expect.stringContaining('PORT')]);
+    expect(loadConfig({ ...VALID, PORT: '8080' }).port).toBe(8080);
+  });
+
+  it('names OAUTH2_CONNECTIONS when it is not JSON', () => {
+    expect(configError({ ...VALID, OAUTH2_CONNECTIONS: '{not json' }).problems).toEqual([expect.stringContaining('OAUTH2_CONNECTIONS')]);
+  });
+
+  it('names OAUTH2_CONNECTIONS when it is JSON but not an object of connections', () => {
+    expect(configError({ ...VALID, OAUTH2_CONNECTIONS: '"corp"' }).message).toContain('OAUTH2_CONNECTIONS');
+  });
+
+  it('names OAUTH2_CONNECTIONS and apiUrl when an entry has no apiUrl', () => {
+    const error = configError({ ...VALID, OAUTH2_CONNECTIONS: JSON.stringify({ corp: { tokenUrl: 'https://corp.example/token' } }) });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toContain('OAUTH2_CONNECTIONS');
+    expect(error.problems[0]).toContain('apiUrl');
+    expect(error.problems[0]).not.toMatch(/required but not set/);
+  });
+
+  it('reads a valid OAUTH2_CONNECTIONS entry, trailing slashes removed', () => {
+    const config = loadConfig({
+      ...VALID,
+      OAUTH2_CONNECTIONS: JSON.stringify({ corp: { apiUrl: 'http://127.0.0.1:4020/api/', clientId: 'id', clientSecret: 'secret' } }),
+    });
+    expect(config.providers.oauth2.corp).toMatchObject({ apiUrl: 'http://127.0.0.1:4020/api', clientId: 'id', clientSecret: 'secret' });
+  });
+
+  it('names every bad variable in one message', () => {
+    const error = configError({
+      PORT: 'abc',
+      AUTH0_DOMAIN: 'acme.eu.auth0.com',
+      REDIS_URL: 'http://x',
+      GOOGLE_API_URL: 'nope',
+      OAUTH2_CONNECTIONS: '{',
+    });
+    for (const name of ['PORT', 'REDIS_URL', 'GOOGLE_API_URL', 'OAUTH2_CONNECTIONS', 'AUTH0_AUDIENCE', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET']) {
+      expect(error.message).toContain(name);
+    }
+    expect(error.message).not.toContain('AUTH0_DOMAIN');
+    expect(error.message).toContain('npm run demo');
+  });
+});
+
+describe('loadConfig: defaults', () => {
+  it('listens on 0.0.0.0:4000 and uses the public provider endpoints', () => {
+    const config = loadConfig(VALID);
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.providers.google).toMatchObject({ apiUrl: 'https://www.googleapis.com', tokenUrl: 'https://oauth2.googleapis.com/token' });
+    expect(config.providers.facebook).toMatchObject({ graphUrl: 'https://graph.facebook.com/v26.0' });
+    expect(config.providers.bitbucket).toMatchObject({
+      apiUrl: 'https://api.bitbucket.org/2.0',
+      tokenUrl: 'https://bitbucket.org/site/oauth2/access_token',
+    });
+    expect(config.providers.oauth2).toEqual({});
+  });
+
+  it('leaves provider app credentials unset, so they are read from the Auth0 connections', () => {
+    const { google, facebook, bitbucket } = loadConfig(VALID).providers;
+    expect([google.clientId, google.clientSecret, facebook.appId, facebook.appSecret, bitbucket.clientId, bitbucket.clientSecret]).toEqual(
+      Array(6).fill(undefined),
+    );
+  });
+
+  it('accepts every URL variable pointing at a loopback server', () => {
+    const config = loadConfig({
+      ...VALID,
+      GOOGLE_API_URL: 'http://127.0.0.1:4011',
+      GOOGLE_TOKEN_URL: 'http://127.0.0.1:4011/token',
+      FACEBOOK_GRAPH_URL: 'http://127.0.0.1:4012/v26.0/',
+      BITBUCKET_API_URL: 'http://127.0.0.1:4013/2.0',
+      BITBUCKET_TOKEN_URL: 'http://127.0.0.1:4013/site/oauth2/access_token',
+    });
+    expect(config.providers.google).toMatchObject({ apiUrl: 'http://127.0.0.1:4011', tokenUrl: 'http://127.0.0.1:4011/token' });
+    expect(config.providers.facebook.graphUrl).toBe('http://127.0.0.1:4012/v26.0');
+  });
+});
+
+// `npm start` is `tsx src/main.ts`; spawn exactly that entry point, from an empty working directory
+// (so no .env of the repository is read) with an environment holding only PATH and HOME.
+describe('npm start (src/main.ts as a process)', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const mainScript = path.join(root, 'src/main.ts');
+  // `--import tsx` resolves from the working directory, which is a temporary one: name tsx's loader
+  // (the package's "." export) by its absolute path instead.
+  const tsxLoader = path.join(root, 'node_modules/tsx/dist/loader.mjs');
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function freshDir(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-config-test-'));
+    dirs.push(dir);
+    return dir;
+  }
+
+  function runMain(cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', tsxLoader, mainScript], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`src/main.ts did not exit within 8 s; stdout: ${stdout}; stderr: ${stderr}`));
+      }, 8_000);
+      child.once('error', reject);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it('exits 1 with one message naming the four required variables and `npm run demo`, nothing on stdout', async () => {
+    const { code, stdout, stderr } = await runMain(freshDir());
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    for (const name of REQUIRED) expect(stderr).toContain(name);
+    expect(stderr).toContain('npm run demo');
+    // One clear message, not a stack trace.
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reads .env from the working directory', async () => {
+    const dir = freshDir();
+    writeFileSync(path.join(dir, '.env'), 'PORT=notaport\n');
+    const { code, stdout, stderr } = await runMain(dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/PORT is invalid/);
+  });
+});
