@@ -88,6 +88,7 @@ const envSchema = z
     FACEBOOK_GRAPH_URL: url('FACEBOOK_GRAPH_URL').default('https://graph.facebook.com/v26.0'),
     BITBUCKET_API_URL: url('BITBUCKET_API_URL').default('https://api.bitbucket.org/2.0'),
     BITBUCKET_TOKEN_URL: url('BITBUCKET_TOKEN_URL').default('https://bitbucket.org/site/oauth2/access_token'),
+    MICROSOFT_LOGIN_URL: url('MICROSOFT_LOGIN_URL').default('https://login.microsoftonline.com'),
     GOOGLE_CLIENT_ID: optionalSecret,
     GOOGLE_CLIENT_SECRET: optionalSecret,
     FACEBOOK_APP_ID: optionalSecret,
@@ -135,6 +136,8 @@ export interface GatewayConfig {
     facebook: { graphUrl: string; appId?: string; appSecret?: string };
     bitbucket: { apiUrl: string; tokenUrl: string; clientId?: string; clientSecret?: string };
     oauth2: Record<string, z.infer<typeof oauth2ConnectionSchema>>;
+    /** Microsoft identity platform origin; `<origin>/<tenant>/oauth2/v2.0/token` renews waad/windowslive tokens. */
+    microsoft: { loginUrl: string };
   };
   logLevel: string;
   userCacheTtlSeconds: number;
@@ -198,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
         clientSecret: e.BITBUCKET_CLIENT_SECRET,
       },
       oauth2: e.OAUTH2_CONNECTIONS,
+      microsoft: { loginUrl: e.MICROSOFT_LOGIN_URL },
     },
     logLevel: e.LOG_LEVEL,
     userCacheTtlSeconds: e.USER_CACHE_TTL_SECONDS,

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { createYoga, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
+import { Agent } from 'undici';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CallerVerifier } from './auth0/caller-token.js';
+import { ConnectionDirectory } from './auth0/connections.js';
 import { ManagementClient, auth0RateLimitWaitMs } from './auth0/management-client.js';
 import { ManagementTokenProvider } from './auth0/management-token.js';
 import { UserDirectory } from './auth0/users.js';
@@ -11,6 +13,7 @@ import { schema } from './graphql/schema.js';
 import { UpstreamClient, type AttemptReport } from './http/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
+import { tokenPolicies } from './providers/index.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
@@ -19,6 +22,9 @@ import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import { Sealer } from './store/sealing.js';
 import type { SharedStore } from './store/store.js';
+import { TokenBroker } from './tokens/broker.js';
+import { auth0TokensOfIdentity, identitySubjectKey } from './tokens/subjects.js';
+import { TokenStore } from './tokens/token-store.js';
 
 /** Things a caller of createGateway may supply instead of the defaults. */
 export interface GatewayOptions {
@@ -60,27 +66,60 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       management?.observe(report);
     },
   });
-  const tokens = new ManagementTokenProvider({
+  const lock = new DistributedLock(store);
+  const managementTokens = new ManagementTokenProvider({
     origin: config.auth0.origin,
     clientId: config.auth0.clientId,
     clientSecret: config.auth0.clientSecret,
     http: auth0Http,
     store,
     sealer,
-    lock: new DistributedLock(store),
+    lock,
     logger,
   });
   management = new ManagementClient({
     origin: config.auth0.origin,
     http: auth0Http,
-    tokens,
+    tokens: managementTokens,
     maxConcurrency: config.auth0.maxConcurrency,
     maxRequestsPerSecond: config.auth0.maxRequestsPerSecond,
     maxRetryWaitMs: config.upstream.maxRetryWaitMs,
     logger,
   });
-  const users = new UserDirectory({ client: management, origin: config.auth0.origin, store, ttlSeconds: config.userCacheTtlSeconds, logger });
-  const services: Services = { config, logger, users };
+  const connections = new ConnectionDirectory(management);
+
+  // One pool for every provider token endpoint; one client (and metrics label) per provider.
+  const providerAgent = new Agent({ connect: { timeout: config.upstream.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
+  const providerClients = new Map<string, UpstreamClient>();
+  const httpFor = (provider: string) => {
+    let client = providerClients.get(provider);
+    if (!client) {
+      client = new UpstreamClient({ name: provider, ...config.upstream, dispatcher: providerAgent, onAttempt: (report) => metrics.recordAttempt(provider, report) });
+      providerClients.set(provider, client);
+    }
+    return client;
+  };
+  const tokens = new TokenBroker({
+    config,
+    tokens: new TokenStore(store, sealer),
+    lock,
+    policies: tokenPolicies,
+    connectionOptions: (name) => connections.options(name),
+    httpFor,
+    logger,
+    onRefresh: (provider, outcome) => metrics.recordRefresh(provider, outcome),
+  });
+  const users = new UserDirectory({
+    client: management,
+    origin: config.auth0.origin,
+    store,
+    ttlSeconds: config.userCacheTtlSeconds,
+    logger,
+    onTokens: async (list) => {
+      await Promise.all(list.map((t) => tokens.adopt(identitySubjectKey(t), auth0TokensOfIdentity(t))));
+    },
+  });
+  const services: Services = { config, logger, users, connections, tokens };
 
   const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
   const yoga = createYoga<object, { services: Services }>({
@@ -117,6 +156,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
       await management.close();
       await auth0Http.close();
+      await providerAgent.close();
       await store.close();
     },
   };
@@ -139,8 +179,17 @@ function createMetrics() {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const refreshes = new Counter({
+    name: 'idpgw_token_refreshes_total',
+    help: 'Provider token refreshes, by provider and outcome (renewed, dead = needs re-authentication, failed = upstream trouble).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    recordRefresh(provider: string, outcome: string) {
+      refreshes.inc({ provider, outcome });
+    },
     recordAttempt(upstream: string, report: AttemptReport) {
       requests.inc({ upstream, outcome: report.failed ?? String(report.status) });
       duration.observe({ upstream }, report.durationMs / 1000);

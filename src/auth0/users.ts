@@ -18,7 +18,7 @@ export interface UserDirectoryDeps {
   ttlSeconds: number;
   logger: Logger;
   /** Receives the provider tokens seen in Management API answers (the token broker keeps them sealed). */
-  onTokens?: (tokens: IdentityTokens[]) => void;
+  onTokens?: (tokens: IdentityTokens[]) => Promise<void>;
   /** Ids per search call; Auth0 pages at most 100 and publishes no query-length limit. */
   maxIdsPerSearch?: number;
   /** Longest search URL sent; longer ones answer 414, and no limit is published, so stay well under 8 KiB. */
@@ -53,11 +53,16 @@ export class UserDirectory {
 
   /** Reads one user with GET /users/{id}, bypassing the cache (immediately consistent, includes token presence). */
   async loadFresh(id: string): Promise<UserRecord | null> {
+    return (await this.loadFreshWithTokens(id))?.record ?? null;
+  }
+
+  /** Like loadFresh, and also returns the provider tokens Auth0 holds for the user's identities. */
+  async loadFreshWithTokens(id: string): Promise<{ record: UserRecord; tokens: IdentityTokens[] } | null> {
     const user = await this.deps.client.getUser(id);
     if (!user) return null;
-    const record = this.accept(user, true);
-    await this.writeCache([record]);
-    return record;
+    const accepted = await this.accept(user, true);
+    await this.writeCache([accepted.record]);
+    return accepted;
   }
 
   private async fetchMany(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
@@ -68,7 +73,7 @@ export class UserDirectory {
         if (error instanceof UpstreamUnavailableError) return [] as Auth0User[];
         throw error;
       });
-      const records = users.map((user) => this.accept(user, false));
+      const records = await Promise.all(users.map(async (user) => (await this.accept(user, false)).record));
       await this.writeCache(records);
       for (const record of records) result.set(record.id, record);
     }
@@ -99,10 +104,15 @@ export class UserDirectory {
     return chunks;
   }
 
-  private accept(user: Auth0User, withTokens: boolean): UserRecord {
-    const { record, tokens } = toUserRecord(user, withTokens);
-    if (tokens.length > 0) this.deps.onTokens?.(tokens);
-    return record;
+  private async accept(user: Auth0User, withTokens: boolean): Promise<{ record: UserRecord; tokens: IdentityTokens[] }> {
+    const accepted = toUserRecord(user, withTokens);
+    if (accepted.tokens.length > 0 && this.deps.onTokens) {
+      // Handing the tokens to the broker is an optimisation (it saves a later GET); its failure must not fail the read.
+      await this.deps.onTokens(accepted.tokens).catch((error: unknown) => {
+        this.deps.logger.warn({ event: 'token_adoption_failed', err: String(error) }, 'could not keep the tokens of a Management API answer');
+      });
+    }
+    return accepted;
   }
 
   private async readCache(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {

@@ -1,14 +1,18 @@
 import type DataLoader from 'dataloader';
 import type { Caller } from '../auth0/caller-token.js';
+import type { ConnectionDirectory } from '../auth0/connections.js';
 import type { UserDirectory } from '../auth0/users.js';
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { TokenBroker } from '../tokens/broker.js';
 
 /** Long-lived services shared by every request of one gateway instance. */
 export interface Services {
   config: GatewayConfig;
   logger: Logger;
   users: UserDirectory;
+  connections: ConnectionDirectory;
+  tokens: TokenBroker;
 }
 
 /** What every resolver sees: the authenticated caller and the gateway's services. */

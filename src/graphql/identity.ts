@@ -1,7 +1,9 @@
 import type { ObjectRef } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { IdentityRecord, UserRecord } from '../auth0/user-record.js';
+import type { TokenSubject } from '../tokens/broker.js';
 import { statusFromAuth0, type TokenStatus as TokenStatusShape } from '../tokens/status.js';
+import { identitySubject } from '../tokens/subjects.js';
 import { builder, type GatewaySchemaTypes } from './builder.js';
 import { requestLoader, type GatewayContext } from './context.js';
 import { User } from './user.js';
@@ -72,6 +74,14 @@ export const Identity = builder.interfaceRef<IdentityParent>('Identity').impleme
       description: 'The state of the provider access token; never the token itself.',
       resolve: (parent, _args, context) => tokenStatus(parent, context),
     }),
+    accessToken: t.string({
+      nullable: true,
+      description:
+        'A currently valid provider access token, renewed when needed; null when the identity has no provider token. ' +
+        'Needs read:user_idp_tokens. A token that can no longer be renewed is a REAUTHENTICATION_REQUIRED error naming the connection.',
+      authScopes: { scope: 'read:user_idp_tokens' },
+      resolve: (parent, _args, context) => context.services.tokens.validAccessToken(subjectOf(parent, context)),
+    }),
   }),
 });
 
@@ -81,11 +91,25 @@ export const GenericIdentity = builder.objectRef<IdentityParent>('GenericIdentit
   interfaces: [Identity],
 });
 
+/** The token subject of an identity, for the broker. */
+export function subjectOf({ user, identity }: IdentityParent, context: GatewayContext): TokenSubject {
+  return identitySubject(context.services.users, {
+    userId: user.id,
+    provider: identity.provider,
+    connection: identity.connection,
+    identityUserId: identity.userId,
+  });
+}
+
 /**
- * Token status from what Auth0 holds. A record from a search may not say whether tokens exist,
- * so only then is the user read again with GET /users/{id}, once per request and user.
+ * Token status: what the broker knows (our own refreshes, dead markers), else what Auth0 holds.
+ * A record from a search may not say whether tokens exist, so only then is the user read again
+ * with GET /users/{id}, once per request and user.
  */
-async function tokenStatus({ user, identity }: IdentityParent, context: GatewayContext): Promise<TokenStatusShape> {
+async function tokenStatus(parent: IdentityParent, context: GatewayContext): Promise<TokenStatusShape> {
+  const known = await context.services.tokens.status(subjectOf(parent, context));
+  if (known) return known;
+  const { user, identity } = parent;
   let record = user;
   let current = identity;
   if (!current.tokens) {

@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { builder } from './builder.js';
 import './user.js';
 import './identity.js';
+import './connection.js';
 import '../providers/index.js';
 
 /** The gateway's executable schema, assembled from the type modules imported above. */

@@ -1,0 +1,14 @@
+import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
+
+/**
+ * Bitbucket Cloud renews with HTTP Basic client authentication and, since 2026-05-04, rotates the
+ * refresh token on every use (reference/providers.md C.1); the broker stores the new one first.
+ */
+export const bitbucketTokenPolicy: TokenPolicy = {
+  strategies: ['bitbucket'],
+  refreshEndpoint: async (context) => ({
+    tokenUrl: context.config.providers.bitbucket.tokenUrl,
+    clientAuth: 'basic',
+    ...(await appCredentials(context, context.config.providers.bitbucket)),
+  }),
+};

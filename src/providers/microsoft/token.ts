@@ -1,0 +1,19 @@
+import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
+
+/**
+ * Microsoft identity platform (Entra ID `waad`, personal accounts `windowslive`): the tenant's v2.0
+ * token endpoint, credentials in the body; every refresh returns a new refresh token, which the
+ * broker keeps (reference/providers.md D.1).
+ */
+export const microsoftTokenPolicy: TokenPolicy = {
+  strategies: ['waad', 'windowslive'],
+  refreshEndpoint: async (context) => {
+    const options = await context.connectionOptions();
+    const tenant = String(options.tenant_domain ?? options.tenantId ?? (context.connection === 'windowslive' ? 'consumers' : 'common'));
+    return {
+      tokenUrl: `${context.config.providers.microsoft.loginUrl}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
+      clientAuth: 'post',
+      ...(await appCredentials(context, {})),
+    };
+  },
+};

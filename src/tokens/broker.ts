@@ -1,0 +1,220 @@
+import type { GatewayConfig } from '../config.js';
+import { GatewayError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import type { UpstreamClient } from '../http/upstream.js';
+import type { Logger } from '../logger.js';
+import { SingleFlight, type DistributedLock } from '../store/lock.js';
+import type { TokenPolicy } from './policy.js';
+import { fingerprint, isUsable, recordFromAuth0, type Auth0Tokens, type TokenRecord } from './record.js';
+import { sendRefreshGrant } from './refresh-grant.js';
+import type { TokenStatus } from './status.js';
+import type { TokenStore } from './token-store.js';
+
+/** Something that holds provider tokens: a user's identity, or a connection's admin tokens. */
+export interface TokenSubject {
+  /** Stable key of the subject (hashed before it reaches the store). */
+  key: string;
+  /** The Auth0 strategy, e.g. `google-oauth2`; selects the refresh policy. */
+  provider: string;
+  connection: string;
+  /** What Auth0 holds now, read past every cache; undefined when it holds no token. */
+  readAuth0(): Promise<Auth0Tokens | undefined>;
+}
+
+/** What the broker needs. */
+export interface TokenBrokerDeps {
+  config: GatewayConfig;
+  tokens: TokenStore;
+  lock: DistributedLock;
+  policies: readonly TokenPolicy[];
+  /** The Auth0 connection's options, cached (provider app credentials, token URLs). */
+  connectionOptions: (connection: string) => Promise<Record<string, unknown>>;
+  /** The HTTP client for a provider's token endpoint. */
+  httpFor: (provider: string) => UpstreamClient;
+  logger: Logger;
+  /** Counts refresh outcomes (metrics). */
+  onRefresh?: (provider: string, outcome: 'renewed' | 'dead' | 'failed') => void;
+}
+
+// How long a subject whose grant was refused is answered from memory of that (burst protection).
+const DEAD_TTL_MS = 60_000;
+const LOCK = { leaseMs: 20_000, waitMs: 10_000 };
+
+/**
+ * Hands out valid provider access tokens with the fewest upstream calls correctness allows.
+ *
+ * A token comes from the token store, else from Auth0 (adopted into the store). When it is about
+ * to expire, or a provider just rejected it, it is renewed once: concurrent callers in this
+ * process share one promise, and instances share a lock in the store; whoever gets the lock
+ * re-reads the record first and renews only if nobody did meanwhile. A renewed record (with a
+ * rotated refresh token, or the old one kept when the provider sends none) is stored before the
+ * new access token is handed out. When the provider refuses the grant, Auth0 is read again past
+ * every cache: if it holds a different pair the user signed in again and that pair is adopted;
+ * only otherwise is the subject dead (REAUTHENTICATION_REQUIRED), remembered for a minute. A
+ * store or lock failure is UPSTREAM_UNAVAILABLE, never a reason to re-authenticate.
+ */
+export class TokenBroker {
+  private readonly flight = new SingleFlight<string | null>();
+
+  constructor(private readonly deps: TokenBrokerDeps) {}
+
+  /** A valid access token for the subject; null when Auth0 holds no token for it at all. */
+  async validAccessToken(subject: TokenSubject, options: { rejected?: string } = {}): Promise<string | null> {
+    const dead = await this.guard(subject, () => this.deps.tokens.deadReason(subject.key));
+    if (dead) throw this.reauthentication(subject, dead);
+    const record = (await this.guard(subject, () => this.deps.tokens.read(subject.key))) ?? (await this.loadFromAuth0(subject));
+    if (!record) return null;
+    if (isUsable(record) && record.accessToken !== options.rejected) return record.accessToken;
+    return this.flight.run(`renew:${subject.key}`, () => this.renewUnderLock(subject, options.rejected));
+  }
+
+  /** What the broker knows about the subject's token, renewing nothing; undefined when it knows nothing yet. */
+  async status(subject: TokenSubject): Promise<TokenStatus | undefined> {
+    try {
+      const [record, dead] = await Promise.all([this.deps.tokens.read(subject.key), this.deps.tokens.deadReason(subject.key)]);
+      if (!record) return dead ? { expiresAt: null, hasRefreshToken: false, state: 'REAUTHENTICATION_REQUIRED' } : undefined;
+      const expiresAt = record.expiresAt === null ? null : new Date(record.expiresAt);
+      const hasRefreshToken = Boolean(record.refreshToken);
+      if (dead) return { expiresAt, hasRefreshToken, state: 'REAUTHENTICATION_REQUIRED' };
+      if (!record.accessToken && !hasRefreshToken) return { expiresAt: null, hasRefreshToken, state: 'UNKNOWN' };
+      if (expiresAt === null) return { expiresAt, hasRefreshToken, state: record.accessToken ? 'UNKNOWN' : 'EXPIRED' };
+      if (expiresAt.getTime() > Date.now() && record.accessToken) return { expiresAt, hasRefreshToken, state: 'VALID' };
+      return { expiresAt, hasRefreshToken, state: hasRefreshToken && this.policy(subject)?.refreshEndpoint ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
+    } catch (error) {
+      // A status is advisory: with the store down the caller falls back to what Auth0 says.
+      this.deps.logger.warn({ event: 'token_status_unavailable', err: String(error) }, 'token store unavailable for a status');
+      return undefined;
+    }
+  }
+
+  /**
+   * Takes in tokens Auth0 returned (from any Management API read). A pair we already adopted is
+   * ignored (our record, refreshed since, is newer); a different pair means the user signed in
+   * again, so it replaces the record and lifts a dead marker.
+   */
+  async adopt(subjectKey: string, tokens: Auth0Tokens): Promise<void> {
+    if (!tokens.accessToken && !tokens.refreshToken) return;
+    const current = await this.deps.tokens.read(subjectKey);
+    if (current?.auth0 === fingerprint(tokens)) return;
+    await this.deps.tokens.write(subjectKey, recordFromAuth0(tokens));
+    if (current) {
+      await this.deps.tokens.clearDead(subjectKey);
+      this.deps.logger.info({ event: 'tokens_adopted_after_relogin' }, 'Auth0 holds new provider tokens; adopted them');
+    }
+  }
+
+  private async loadFromAuth0(subject: TokenSubject): Promise<TokenRecord | undefined> {
+    const tokens = await subject.readAuth0();
+    if (!tokens || (!tokens.accessToken && !tokens.refreshToken)) return undefined;
+    await this.guard(subject, () => this.adopt(subject.key, tokens));
+    return (await this.guard(subject, () => this.deps.tokens.read(subject.key))) ?? recordFromAuth0(tokens);
+  }
+
+  private async renewUnderLock(subject: TokenSubject, rejected: string | undefined): Promise<string | null> {
+    const lease = await this.guard(subject, () => this.deps.lock.acquire(this.deps.tokens.keys(subject.key).lock, LOCK));
+    if (!lease) {
+      // The holder may have finished just now; a renewed token is as good as our own.
+      const record = await this.guard(subject, () => this.deps.tokens.read(subject.key));
+      if (record && isUsable(record) && record.accessToken !== rejected) return record.accessToken;
+      throw new UpstreamUnavailableError(subject.provider, 'the token refresh could not be coordinated in time');
+    }
+    try {
+      // Re-read under the lock: another instance may have renewed while we waited.
+      const record = await this.guard(subject, () => this.deps.tokens.read(subject.key));
+      if (!record) return this.loadFromAuth0(subject).then((loaded) => loaded?.accessToken ?? null);
+      if (isUsable(record) && record.accessToken !== rejected) return record.accessToken;
+      return await this.refresh(subject, record, false);
+    } finally {
+      await lease.release().catch((error: unknown) => this.deps.logger.warn({ event: 'lock_release_failed', err: String(error) }, 'could not release a token lock'));
+    }
+  }
+
+  /** Renews with the record's refresh token; on refusal, recovers from a re-login or declares the subject dead. */
+  private async refresh(subject: TokenSubject, record: TokenRecord, afterRelogin: boolean): Promise<string> {
+    const policy = this.policy(subject);
+    if (!record.refreshToken || !policy?.refreshEndpoint) return this.recoverOrDie(subject, record, 'no_refresh_token', afterRelogin);
+    const endpoint = await policy.refreshEndpoint({
+      config: this.deps.config,
+      connection: subject.connection,
+      connectionOptions: () => this.deps.connectionOptions(subject.connection),
+    });
+    let outcome;
+    try {
+      outcome = await sendRefreshGrant(this.deps.httpFor(subject.provider), subject.provider, endpoint, record.refreshToken);
+    } catch (error) {
+      this.deps.onRefresh?.(subject.provider, 'failed');
+      throw error;
+    }
+    if (outcome.kind === 'rejected') return this.recoverOrDie(subject, record, outcome.error, afterRelogin);
+    const now = Date.now();
+    const renewed: TokenRecord = {
+      accessToken: outcome.accessToken,
+      // A response without a refresh token never erases the one we hold (Google never rotates).
+      refreshToken: outcome.refreshToken ?? record.refreshToken,
+      expiresAt: outcome.expiresIn ? now + outcome.expiresIn * 1000 : null,
+      exactExpiry: Boolean(outcome.expiresIn),
+      auth0: record.auth0,
+      updatedAt: now,
+    };
+    // Stored before use: a rotated refresh token must never exist only in this process.
+    await this.writeRenewed(subject, renewed);
+    this.deps.onRefresh?.(subject.provider, 'renewed');
+    this.deps.logger.info({ event: 'token_refreshed', provider: subject.provider, connection: subject.connection, rotated: Boolean(outcome.refreshToken && outcome.refreshToken !== record.refreshToken) }, 'provider token renewed');
+    return outcome.accessToken;
+  }
+
+  private async recoverOrDie(subject: TokenSubject, record: TokenRecord, reason: string, afterRelogin: boolean): Promise<string> {
+    if (!afterRelogin) {
+      const fresh = await subject.readAuth0();
+      if (fresh && (fresh.accessToken || fresh.refreshToken) && fingerprint(fresh) !== record.auth0) {
+        // The user signed in again since we adopted: Auth0 holds a new pair.
+        const adopted = recordFromAuth0(fresh);
+        await this.guard(subject, async () => {
+          await this.deps.tokens.write(subject.key, adopted);
+          await this.deps.tokens.clearDead(subject.key);
+        });
+        this.deps.logger.info({ event: 'tokens_adopted_after_relogin', provider: subject.provider, connection: subject.connection }, 'recovered with the tokens of a newer sign-in');
+        if (isUsable(adopted)) return adopted.accessToken!;
+        return this.refresh(subject, adopted, true);
+      }
+    }
+    await this.guard(subject, () => this.deps.tokens.markDead(subject.key, reason, DEAD_TTL_MS));
+    this.deps.onRefresh?.(subject.provider, 'dead');
+    this.deps.logger.info({ event: 'token_dead', provider: subject.provider, connection: subject.connection, reason }, 'provider token cannot be renewed');
+    throw this.reauthentication(subject, reason);
+  }
+
+  private async writeRenewed(subject: TokenSubject, record: TokenRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.tokens.write(subject.key, record);
+        return;
+      } catch (error) {
+        if (attempt >= 3) {
+          this.deps.logger.error({ event: 'renewed_token_not_stored', provider: subject.provider, err: String(error) }, 'a renewed token could not be stored');
+          throw new UpstreamUnavailableError(subject.provider, 'the renewed token could not be stored');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+  }
+
+  private reauthentication(subject: TokenSubject, reason: string): ReauthenticationRequiredError {
+    const params = { connection: subject.connection, prompt: 'consent', ...this.policy(subject)?.reauthorizeParams };
+    return new ReauthenticationRequiredError(subject.provider, subject.connection, { reason, authorizeParams: params });
+  }
+
+  private policy(subject: TokenSubject): TokenPolicy | undefined {
+    return this.deps.policies.find((policy) => policy.strategies.includes(subject.provider));
+  }
+
+  /** Runs a store operation; its failure is UPSTREAM_UNAVAILABLE for the subject's provider. */
+  private async guard<T>(subject: TokenSubject, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: String(error) }, 'token store unavailable');
+      throw new UpstreamUnavailableError(subject.provider, 'the token store is unavailable');
+    }
+  }
+}

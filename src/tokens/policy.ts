@@ -1,0 +1,45 @@
+import type { GatewayConfig } from '../config.js';
+
+/** Where and how a refresh-token grant is sent (RFC 6749 §6). */
+export interface RefreshEndpoint {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** `post`: credentials in the form body (Google, Microsoft); `basic`: HTTP Basic (Bitbucket). */
+  clientAuth: 'post' | 'basic';
+}
+
+/** What a policy may consult to find its endpoint. */
+export interface PolicyContext {
+  config: GatewayConfig;
+  /** The Auth0 connection name. */
+  connection: string;
+  /** The Auth0 connection's `options` (read once and cached; needs read:connections). */
+  connectionOptions: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * How the tokens of some Auth0 strategies are renewed and how their users are sent back to sign
+ * in. Each provider folder declares one; the broker knows none of them by name.
+ */
+export interface TokenPolicy {
+  /** Auth0 strategies (identity `provider` or connection `strategy`) this policy serves. */
+  strategies: readonly string[];
+  /** The refresh endpoint; absent when the provider has no refresh grant (Facebook). */
+  refreshEndpoint?: (context: PolicyContext) => Promise<RefreshEndpoint>;
+  /** Authorize parameters a client adds to send the user back through the connection. */
+  reauthorizeParams?: Record<string, string>;
+}
+
+/** Credentials from the environment when both are set, else from the Auth0 connection's options. */
+export async function appCredentials(
+  context: PolicyContext,
+  fromEnv: { clientId?: string; clientSecret?: string },
+): Promise<{ clientId: string; clientSecret: string }> {
+  if (fromEnv.clientId && fromEnv.clientSecret) return { clientId: fromEnv.clientId, clientSecret: fromEnv.clientSecret };
+  const options = await context.connectionOptions();
+  return {
+    clientId: fromEnv.clientId ?? String(options.client_id ?? ''),
+    clientSecret: fromEnv.clientSecret ?? String(options.client_secret ?? ''),
+  };
+}
