@@ -1,5 +1,6 @@
 import { UpstreamUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { SingleFlight } from '../store/lock.js';
 import type { SharedStore } from '../store/store.js';
 import type { ManagementClient } from './management-client.js';
 import type { Auth0User } from './types.js';
@@ -35,6 +36,7 @@ export interface UserDirectoryDeps {
 export class UserDirectory {
   private readonly maxIdsPerSearch: number;
   private readonly maxUrlLength: number;
+  private readonly freshReads = new SingleFlight<{ record: UserRecord; tokens: IdentityTokens[] } | null>();
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
@@ -56,13 +58,18 @@ export class UserDirectory {
     return (await this.loadFreshWithTokens(id))?.record ?? null;
   }
 
-  /** Like loadFresh, and also returns the provider tokens Auth0 holds for the user's identities. */
-  async loadFreshWithTokens(id: string): Promise<{ record: UserRecord; tokens: IdentityTokens[] } | null> {
-    const user = await this.deps.client.getUser(id);
-    if (!user) return null;
-    const accepted = await this.accept(user, true);
-    await this.writeCache([accepted.record]);
-    return accepted;
+  /**
+   * Like loadFresh, and also returns the provider tokens Auth0 holds for the user's identities.
+   * Concurrent reads of one user (a burst of requests, each with its own loaders) share one GET.
+   */
+  loadFreshWithTokens(id: string): Promise<{ record: UserRecord; tokens: IdentityTokens[] } | null> {
+    return this.freshReads.run(id, async () => {
+      const user = await this.deps.client.getUser(id);
+      if (!user) return null;
+      const accepted = await this.accept(user, true);
+      await this.writeCache([accepted.record]);
+      return accepted;
+    });
   }
 
   private async fetchMany(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
