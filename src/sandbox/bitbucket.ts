@@ -1,5 +1,6 @@
-import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
-import { TokenBook, intParam, randomToken, type IssueOptions, type IssuedTokens } from './provider-tokens.js';
+import { basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import { ProviderSimulator } from './provider-simulator.js';
+import { intParam, randomToken } from './provider-tokens.js';
 
 /**
  * Simulated Bitbucket Cloud (reference/providers.md §C): the Basic-authenticated token endpoint with
@@ -63,25 +64,25 @@ function bbError(status: number, message: string, extra: Record<string, unknown>
 
 /**
  * The simulated Bitbucket. Route names (call counters): `token`, `user`, `userWorkspaces`,
- * `repositories`, `repositoriesGone`, `workspacesGone`.
+ * `repositories`, `repositoriesGone`, `workspacesGone`. Accounts are keyed by their braced uuid;
+ * `issueTokens` gives a 2-hour access token and a refresh token (a new family) by default.
  */
-export class FakeBitbucket extends Simulator {
+export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly options: { mode: 'rotating' | 'legacy'; reuseGraceMs: number };
   /** How many token families were revoked for refresh-token reuse. */
   familyRevocations = 0;
-  private readonly accounts = new Map<string, BitbucketAccount>();
-  private readonly book: TokenBook;
 
   constructor(options: BitbucketOptions = {}) {
-    super();
+    // Built before `super` so the mint can read the regime a test may switch mid-run through `options`.
+    const settings = { mode: options.mode ?? 'rotating', reuseGraceMs: options.reuseGraceMs ?? 600_000 };
+    // Post-2026 tokens are large (often over 2500 characters); legacy ones were short.
+    const mint = (): string => randomToken(settings.mode === 'rotating' ? 1950 : 48);
+    super({ provider: 'FakeBitbucket', key: 'uuid', accessLifetime: ACCESS_LIFETIME, refreshTokens: true, mint: { access: mint, refresh: mint } });
+    this.options = settings;
     this.clientId = options.clientId ?? randomToken(14).replace(/[-_]/g, 'x').slice(0, 18);
     this.clientSecret = options.clientSecret ?? randomToken(24);
-    this.options = { mode: options.mode ?? 'rotating', reuseGraceMs: options.reuseGraceMs ?? 600_000 };
-    // Post-2026 tokens are large (often over 2500 characters); legacy ones were short.
-    const mint = (): string => randomToken(this.options.mode === 'rotating' ? 1950 : 48);
-    this.book = new TokenBook({ access: mint, refresh: mint });
     this.route('token', 'POST', /^\/site\/oauth2\/access_token$/, (req) => this.token(req));
     this.route('user', 'GET', /^\/2\.0\/user\/?$/, (req) => this.api(req, (a) => this.user(a)));
     this.route('userWorkspaces', 'GET', /^\/2\.0\/user\/workspaces\/?$/, (req) => this.api(req, (a) => this.workspaces(a, req)));
@@ -94,30 +95,9 @@ export class FakeBitbucket extends Simulator {
     this.route('workspacesGone', 'GET', /^\/2\.0\/workspaces\/?$/, gone);
   }
 
-  /** Adds (or replaces) an account, keyed by its braced uuid. */
-  addAccount(account: BitbucketAccount): void {
-    this.accounts.set(account.uuid, account);
-  }
-
   /** The stored account, so tests can edit it in place. */
   account(uuid: string): BitbucketAccount | undefined {
     return this.accounts.get(uuid);
-  }
-
-  /** Issues a 2-hour access token and a refresh token (a new family) as a completed consent would. */
-  issueTokens(accountId: string, options: IssueOptions = {}): IssuedTokens {
-    if (!this.accounts.has(accountId)) throw new Error(`FakeBitbucket: no account with uuid ${accountId}`);
-    return this.book.issue(accountId, options.expiresIn ?? ACCESS_LIFETIME, options.refresh ?? true);
-  }
-
-  /** Expires every access token of the account now. */
-  expireAccessTokens(accountId: string): void {
-    this.book.expireAccess(accountId);
-  }
-
-  /** Revokes the account's refresh tokens, as when the user revokes the OAuth consumer. */
-  revokeRefreshTokens(accountId: string): void {
-    this.book.revokeRefresh(accountId);
   }
 
   /** POST /site/oauth2/access_token: Basic client auth only, refresh grant in either regime (C.1). */

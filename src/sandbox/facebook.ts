@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Simulator, bearerToken, type SimRequest, type SimResponse } from './http.js';
-import { TokenBook, intParam, randomToken, type AccessRecord, type IssueOptions, type IssuedTokens } from './provider-tokens.js';
+import { bearerToken, type SimRequest, type SimResponse } from './http.js';
+import { ProviderSimulator } from './provider-simulator.js';
+import { intParam, randomToken, type AccessRecord } from './provider-tokens.js';
 
 /**
  * Simulated Facebook Graph API (reference/providers.md §B): `/me`, `/me/friends`, the long-lived
@@ -89,10 +90,13 @@ function splitFields(fields: string): string[] {
 
 /**
  * The simulated Facebook. Route names (call counters): `me`, `friends`, `exchange`, `debugToken`.
+ * Accounts are keyed by their app-scoped id. `issueTokens` issues a long-lived user token (≈60 days
+ * by default) and never a refresh token, whatever its options say; `expireAccessTokens` makes every
+ * token of the account fail with subcode 463 from then on.
  * Caution: `revokeRefreshTokens` de-authorizes the app for the user (there are no refresh tokens),
  * so every token of the account then fails with code 190 subcode 458.
  */
-export class FakeFacebook extends Simulator {
+export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
   readonly appId: string;
   readonly appSecret: string;
   readonly options: FacebookOptions;
@@ -101,13 +105,17 @@ export class FakeFacebook extends Simulator {
   /** Calls per rolling hour that count as 100% in `X-App-Usage`; high so long test runs never look throttled. */
   hourlyCallBudget = 10_000;
   private callTimes: number[] = [];
-  private readonly accounts = new Map<string, FacebookAccount>();
   /** Why each account's tokens were last invalidated (a code 190 subcode). */
   private readonly revocations = new Map<string, 458 | 460 | 467>();
-  private readonly book = new TokenBook({ access: () => `EAAG${randomToken(150).replace(/[-_]/g, 'Z')}`, refresh: () => '' });
 
   constructor(options: FacebookOptions = {}) {
-    super();
+    super({
+      provider: 'FakeFacebook',
+      key: 'id',
+      accessLifetime: LONG_LIVED,
+      refreshTokens: false,
+      mint: { access: () => `EAAG${randomToken(150).replace(/[-_]/g, 'Z')}`, refresh: () => '' },
+    });
     this.appId = options.appId ?? '138483919580948';
     this.appSecret = options.appSecret ?? randomToken(24);
     this.options = options;
@@ -117,29 +125,13 @@ export class FakeFacebook extends Simulator {
     this.route('debugToken', 'GET', new RegExp(`^${VERSION}/debug_token$`), (req) => this.withUsage(this.debugToken(req)));
   }
 
-  /** Adds (or replaces) an account, keyed by its app-scoped id. */
-  addAccount(account: FacebookAccount): void {
-    this.accounts.set(account.id, account);
-  }
-
   /** The stored account, so tests can edit it in place. */
   account(id: string): FacebookAccount | undefined {
     return this.accounts.get(id);
   }
 
-  /** Issues a long-lived user token (≈60 days by default); Facebook never issues a refresh token. */
-  issueTokens(accountId: string, options: IssueOptions = {}): IssuedTokens {
-    if (!this.accounts.has(accountId)) throw new Error(`FakeFacebook: no account with id ${accountId}`);
-    return this.book.issue(accountId, options.expiresIn ?? LONG_LIVED, false);
-  }
-
-  /** Expires every token of the account now (subcode 463 from then on). */
-  expireAccessTokens(accountId: string): void {
-    this.book.expireAccess(accountId);
-  }
-
   /** De-authorizes the app for the user: every token issued so far fails with subcode 458. */
-  revokeRefreshTokens(accountId: string): void {
+  override revokeRefreshTokens(accountId: string): void {
     this.invalidateTokens(accountId, 458);
   }
 

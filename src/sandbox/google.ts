@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
-import { TokenBook, intParam, randomToken, type IssueOptions, type IssuedTokens } from './provider-tokens.js';
+import { basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import { ProviderSimulator } from './provider-simulator.js';
+import { intParam, randomToken } from './provider-tokens.js';
 
 /**
  * Simulated Google: the OAuth token endpoint, OIDC userinfo, Calendar v3 events and Drive v3 files,
@@ -204,16 +205,21 @@ function parseFieldMask(fields: string): Map<string, string[] | '*'> | string {
 
 /**
  * The simulated Google. Route names (call counters): `token`, `userinfo`, `calendarEvents`,
- * `driveFiles`. Caution: every account's data is served as stored, so tests own its realism.
+ * `driveFiles`. Accounts are keyed by `sub`; `issueTokens` gives a 3599 s access token plus a
+ * refresh token by default. Caution: every account's data is served as stored, so tests own its realism.
  */
-export class FakeGoogle extends Simulator {
+export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
   readonly clientId: string;
   readonly clientSecret: string;
-  private readonly accounts = new Map<string, GoogleAccount>();
-  private readonly book = new TokenBook({ access: () => `ya29.a0${randomToken(96)}`, refresh: () => `1//0${randomToken(72)}` });
 
   constructor(options: { clientId?: string; clientSecret?: string } = {}) {
-    super();
+    super({
+      provider: 'FakeGoogle',
+      key: 'sub',
+      accessLifetime: ACCESS_LIFETIME,
+      refreshTokens: true,
+      mint: { access: () => `ya29.a0${randomToken(96)}`, refresh: () => `1//0${randomToken(72)}` },
+    });
     this.clientId = options.clientId ?? 'sandbox-google-client.apps.googleusercontent.com';
     this.clientSecret = options.clientSecret ?? `GOCSPX-${randomToken(21)}`;
     this.route('token', 'POST', /^\/(?:token|oauth2\/v4\/token)$/, (req) => this.token(req));
@@ -222,30 +228,9 @@ export class FakeGoogle extends Simulator {
     this.route('driveFiles', 'GET', /^\/drive\/v3\/files$/, (req) => this.driveFiles(req));
   }
 
-  /** Adds (or replaces) an account, keyed by its `sub`. */
-  addAccount(account: GoogleAccount): void {
-    this.accounts.set(account.sub, account);
-  }
-
   /** The stored account, so tests can edit its data in place. */
   account(sub: string): GoogleAccount | undefined {
     return this.accounts.get(sub);
-  }
-
-  /** Issues tokens as a completed consent would: 3599 s access token plus a refresh token by default. */
-  issueTokens(accountId: string, options: IssueOptions = {}): IssuedTokens {
-    if (!this.accounts.has(accountId)) throw new Error(`FakeGoogle: no account with sub ${accountId}`);
-    return this.book.issue(accountId, options.expiresIn ?? ACCESS_LIFETIME, options.refresh ?? true);
-  }
-
-  /** Expires every access token of the account now. */
-  expireAccessTokens(accountId: string): void {
-    this.book.expireAccess(accountId);
-  }
-
-  /** Revokes the account's refresh tokens, as when the user removes the app's access. */
-  revokeRefreshTokens(accountId: string): void {
-    this.book.revokeRefresh(accountId);
   }
 
   /** POST /token: the refresh grant with Google's error bodies (A.1). */

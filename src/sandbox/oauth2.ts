@@ -1,5 +1,6 @@
-import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
-import { TokenBook, intParam, randomToken, type IssueOptions, type IssuedTokens } from './provider-tokens.js';
+import { basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import { ProviderSimulator } from './provider-simulator.js';
+import { intParam, randomToken } from './provider-tokens.js';
 
 /**
  * A generic RFC 6749 provider, standing in for whatever sits behind an Auth0 custom OAuth2
@@ -38,21 +39,26 @@ function tokenError(status: number, error: string, description: string): SimResp
 }
 
 /**
- * The simulated generic provider. Route names (call counters): `token`, `api`.
+ * The simulated generic provider. Route names (call counters): `token`, `api`. Accounts are keyed
+ * by `id`; `issueTokens` gives a 1-hour access token and a refresh token by default.
  * Caution: `addResource` paths are shared by every account.
  */
-export class FakeOAuth2 extends Simulator {
+export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly options: OAuth2Options;
   /** How many token families were revoked for refresh-token reuse (only with `rotate`). */
   familyRevocations = 0;
-  private readonly accounts = new Map<string, OAuth2Account>();
   private readonly resources = new Map<string, OAuth2Resource>();
-  private readonly book = new TokenBook({ access: () => `o2at-${randomToken(32)}`, refresh: () => `o2rt-${randomToken(32)}` });
 
   constructor(options: OAuth2Options = {}) {
-    super();
+    super({
+      provider: 'FakeOAuth2',
+      key: 'id',
+      accessLifetime: ACCESS_LIFETIME,
+      refreshTokens: true,
+      mint: { access: () => `o2at-${randomToken(32)}`, refresh: () => `o2rt-${randomToken(32)}` },
+    });
     this.clientId = options.clientId ?? 'sandbox-oauth2-client';
     this.clientSecret = options.clientSecret ?? randomToken(24);
     this.options = options;
@@ -60,30 +66,9 @@ export class FakeOAuth2 extends Simulator {
     this.route('api', 'GET', /^\/api\/(.+)$/, (req) => this.api(req));
   }
 
-  /** Adds (or replaces) an account. */
-  addAccount(account: OAuth2Account): void {
-    this.accounts.set(account.id, account);
-  }
-
   /** Serves arbitrary JSON at `/api/<path>` (e.g. an oversized body, when a test asks for one). */
   addResource(path: string, json: OAuth2Resource): void {
     this.resources.set(path.replace(/^\/+/, ''), json);
-  }
-
-  /** Issues a 1-hour access token and a refresh token, as a completed consent would. */
-  issueTokens(accountId: string, options: IssueOptions = {}): IssuedTokens {
-    if (!this.accounts.has(accountId)) throw new Error(`FakeOAuth2: no account with id ${accountId}`);
-    return this.book.issue(accountId, options.expiresIn ?? ACCESS_LIFETIME, options.refresh ?? true);
-  }
-
-  /** Expires every access token of the account now. */
-  expireAccessTokens(accountId: string): void {
-    this.book.expireAccess(accountId);
-  }
-
-  /** Revokes the account's refresh tokens. */
-  revokeRefreshTokens(accountId: string): void {
-    this.book.revokeRefresh(accountId);
   }
 
   /** Authenticates the client per §2.3.1; undefined when fine, else the §5.2 answer. */
