@@ -10,13 +10,16 @@ import { UserDirectory } from './auth0/users.js';
 import type { GatewayConfig } from './config.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
+import { recordUpstreamAttempt, withRequestStats } from './http/request-stats.js';
 import { UpstreamClient, type AttemptReport } from './http/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
+import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
 import { tokenPolicies } from './providers/index.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
+import { useUpstreamStats } from './plugins/use-upstream-stats.js';
 import { DistributedLock } from './store/lock.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
@@ -63,6 +66,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     rateLimitWaitMs: auth0RateLimitWaitMs,
     onAttempt: (report) => {
       metrics.recordAttempt('auth0', report);
+      recordUpstreamAttempt('auth0', report);
       management?.observe(report);
     },
   });
@@ -94,7 +98,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const httpFor = (provider: string) => {
     let client = providerClients.get(provider);
     if (!client) {
-      client = new UpstreamClient({ name: provider, ...config.upstream, dispatcher: providerAgent, onAttempt: (report) => metrics.recordAttempt(provider, report) });
+      client = new UpstreamClient({
+        name: provider,
+        ...config.upstream,
+        dispatcher: providerAgent,
+        onAttempt: (report) => {
+          metrics.recordAttempt(provider, report);
+          recordUpstreamAttempt(provider, report);
+        },
+      });
       providerClients.set(provider, client);
     }
     return client;
@@ -119,7 +131,16 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       await Promise.all(list.map((t) => tokens.adopt(identitySubjectKey(t), auth0TokensOfIdentity(t))));
     },
   });
-  const services: Services = { config, logger, users, connections, tokens };
+  const providerApis = new Map<ProviderApiDefinition, ProviderApi>();
+  const providerApi = (definition: ProviderApiDefinition) => {
+    let api = providerApis.get(definition);
+    if (!api) {
+      api = new ProviderApi({ ...definition, http: httpFor(definition.provider) });
+      providerApis.set(definition, api);
+    }
+    return api;
+  };
+  const services: Services = { config, logger, users, connections, tokens, providerApi };
 
   const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
   const yoga = createYoga<object, { services: Services }>({
@@ -139,9 +160,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useCallerAuth({ verifier }),
       useExecutableOperations(),
       useErrorLog({ logger }),
+      useUpstreamStats(),
     ],
   });
-  const server = createServer(yoga);
+  // Each HTTP request runs with its own upstream tally (x-upstream-stats).
+  const server = createServer((req, res) => withRequestStats(() => yoga(req, res)));
 
   return {
     yoga,

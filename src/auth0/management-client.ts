@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import PQueue from 'p-queue';
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
 import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
@@ -96,14 +97,15 @@ export class ManagementClient {
   private async get(path: string): Promise<UpstreamResponse> {
     const blockedFor = this.blockedUntil - Date.now();
     if (blockedFor > this.deps.maxRetryWaitMs) throw new ProviderRateLimitedError('auth0', Math.ceil(blockedFor / 1000));
-    return this.queue.add(async () => {
+    // Bound to the caller's async context, so the call counts toward its request's upstream stats.
+    return this.queue.add(AsyncResource.bind(async () => {
       const token = await this.deps.tokens.token();
       const response = await this.send(path, token);
       if (response.status !== 401) return response;
       // The token was rejected (expired early, signing keys rotated): renew once, then give up.
       await this.deps.tokens.invalidate(token);
       return this.send(path, await this.deps.tokens.token());
-    });
+    }));
   }
 
   private send(path: string, token: string): Promise<UpstreamResponse> {

@@ -4,6 +4,7 @@ import type { ConnectionDirectory } from '../auth0/connections.js';
 import type { UserDirectory } from '../auth0/users.js';
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { ProviderApi, ProviderApiDefinition } from '../providers/api.js';
 import type { TokenBroker } from '../tokens/broker.js';
 
 /** Long-lived services shared by every request of one gateway instance. */
@@ -13,6 +14,8 @@ export interface Services {
   users: UserDirectory;
   connections: ConnectionDirectory;
   tokens: TokenBroker;
+  /** The API client of a provider definition (one per gateway, created on first use). */
+  providerApi(definition: ProviderApiDefinition): ProviderApi;
 }
 
 /** What every resolver sees: the authenticated caller and the gateway's services. */

@@ -9,6 +9,7 @@ import { googleTokenPolicy } from './google/token.js';
 import { microsoftTokenPolicy } from './microsoft/token.js';
 import { oauth2TokenPolicy } from './oauth2/token.js';
 import './google/identity.js';
+import './google/fields.js';
 import './facebook/identity.js';
 import './bitbucket/identity.js';
 import './oauth2/identity.js';

@@ -1,0 +1,73 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AttemptReport } from './upstream.js';
+
+/** Upstream activity of one GraphQL request, per upstream (CONTRACT-adjacent: `extensions.upstream`). */
+export interface UpstreamStats {
+  /** HTTP attempts sent, retries included. */
+  requests: number;
+  /** Sum of their durations, in ms. */
+  totalMs: number;
+  /** The last rate-limit state the upstream reported, when it reports one. */
+  rateLimit: RateLimitState | null;
+}
+
+/** A provider's own account of how much of its limit is left. */
+export interface RateLimitState {
+  limit?: number;
+  remaining?: number;
+  /** Epoch seconds when the bucket refills (Auth0, Bitbucket). */
+  reset?: number;
+  /** Percent of the app's hourly budget used (Facebook `X-App-Usage`). */
+  usedPercent?: number;
+}
+
+const storage = new AsyncLocalStorage<Map<string, UpstreamStats>>();
+
+/**
+ * Runs `work` (one HTTP request of the gateway) with its own upstream tally. Calls made on its
+ * behalf, however deep, are counted there; code that hands work to a queue binds it to the
+ * caller's context first (AsyncResource.bind), so queued calls are counted too.
+ */
+export function withRequestStats<T>(work: () => T): T {
+  return storage.run(new Map(), work);
+}
+
+/** Counts one upstream attempt against the current request, if any. */
+export function recordUpstreamAttempt(upstream: string, report: AttemptReport): void {
+  const stats = storage.getStore();
+  if (!stats) return;
+  const entry = stats.get(upstream) ?? { requests: 0, totalMs: 0, rateLimit: null };
+  entry.requests += 1;
+  entry.totalMs += report.durationMs;
+  entry.rateLimit = (report.headers && readRateLimit(report.headers)) ?? entry.rateLimit;
+  stats.set(upstream, entry);
+}
+
+/** The current request's tally, rounded for display; empty outside a request. */
+export function currentRequestStats(): Record<string, UpstreamStats> {
+  const stats = storage.getStore();
+  if (!stats) return {};
+  return Object.fromEntries([...stats].map(([name, entry]) => [name, { ...entry, totalMs: Math.round(entry.totalMs * 10) / 10 }]));
+}
+
+function readRateLimit(headers: Record<string, string | undefined>): RateLimitState | null {
+  const limit = numberOrUndefined(headers['x-ratelimit-limit']);
+  const remaining = numberOrUndefined(headers['x-ratelimit-remaining']);
+  const reset = numberOrUndefined(headers['x-ratelimit-reset']);
+  if (limit !== undefined || remaining !== undefined || reset !== undefined) return { limit, remaining, reset };
+  const usage = headers['x-app-usage'];
+  if (usage) {
+    try {
+      const parsed = JSON.parse(usage) as Record<string, number>;
+      return { usedPercent: Math.max(parsed.call_count ?? 0, parsed.total_time ?? 0, parsed.total_cputime ?? 0) };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function numberOrUndefined(value: string | undefined): number | undefined {
+  const parsed = Number(value);
+  return value !== undefined && Number.isFinite(parsed) ? parsed : undefined;
+}
