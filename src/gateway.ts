@@ -95,19 +95,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   // One pool for every provider token endpoint; one client (and metrics label) per provider.
   const providerAgent = new Agent({ connect: { timeout: config.upstream.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
   const providerClients = new Map<string, UpstreamClient>();
-  const httpFor = (provider: string) => {
-    let client = providerClients.get(provider);
+  const httpFor = (provider: string, maxBodyBytes?: number) => {
+    const key = `${provider}\u0000${maxBodyBytes ?? ''}`;
+    let client = providerClients.get(key);
     if (!client) {
       client = new UpstreamClient({
         name: provider,
         ...config.upstream,
+        maxBodyBytes,
         dispatcher: providerAgent,
         onAttempt: (report) => {
           metrics.recordAttempt(provider, report);
           recordUpstreamAttempt(provider, report);
         },
       });
-      providerClients.set(provider, client);
+      providerClients.set(key, client);
     }
     return client;
   };
@@ -135,7 +137,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const providerApi = (definition: ProviderApiDefinition) => {
     let api = providerApis.get(definition);
     if (!api) {
-      api = new ProviderApi({ ...definition, http: httpFor(definition.provider) });
+      api = new ProviderApi({ ...definition, http: httpFor(definition.provider, definition.maxBodyBytes) });
       providerApis.set(definition, api);
     }
     return api;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { UpstreamUnavailableError } from '../errors.js';
 import { sleep } from '../store/lock.js';
@@ -35,7 +36,7 @@ export interface AttemptReport {
   status?: number;
   headers?: Record<string, string | undefined>;
   durationMs: number;
-  failed?: 'timeout' | 'network';
+  failed?: 'timeout' | 'network' | 'too_large';
 }
 
 /** Tuning shared by every upstream client. */
@@ -84,6 +85,9 @@ export class UpstreamClient {
       const retriesLeft = idempotent ? this.options.maxRetries - attempt + 1 : 0;
       const outcome = await this.attempt(req);
       if ('failed' in outcome) {
+        if (outcome.failed === 'too_large') {
+          throw new UpstreamUnavailableError(this.options.name, `the answer was larger than ${this.maxBodyBytes} bytes`);
+        }
         if (retriesLeft > 0) {
           await sleep(backoffMs(attempt));
           continue;
@@ -111,7 +115,11 @@ export class UpstreamClient {
     return asked <= this.options.maxRetryWaitMs ? asked : undefined;
   }
 
-  private async attempt(req: UpstreamRequest): Promise<{ status: number; headers: Record<string, string | undefined>; body: unknown } | { failed: 'timeout' | 'network' }> {
+  private get maxBodyBytes(): number {
+    return this.options.maxBodyBytes ?? 5 * 1024 * 1024;
+  }
+
+  private async attempt(req: UpstreamRequest): Promise<{ status: number; headers: Record<string, string | undefined>; body: unknown } | { failed: 'timeout' | 'network' | 'too_large' }> {
     const started = performance.now();
     try {
       const response = await request(req.url, {
@@ -124,16 +132,19 @@ export class UpstreamClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const headers = flattenHeaders(response.headers);
-      const body = await readBody(response.body, headers['content-type'], this.options.maxBodyBytes ?? 5 * 1024 * 1024);
+      const body = await readBody(response.body, headers['content-type'], this.maxBodyBytes);
       this.options.onAttempt?.({ status: response.statusCode, headers, durationMs: performance.now() - started });
       return { status: response.statusCode, headers, body };
     } catch (error) {
-      const failed = isTimeout(error) ? 'timeout' : 'network';
+      const failed = error instanceof BodyTooLarge ? 'too_large' : isTimeout(error) ? 'timeout' : 'network';
       this.options.onAttempt?.({ durationMs: performance.now() - started, failed });
       return { failed };
     }
   }
 }
+
+/** An answer over the size cap: not retried, since it would be as large again. */
+class BodyTooLarge extends Error {}
 
 /** Exponential backoff with full jitter: 100 ms, 200 ms, 400 ms … scaled by a random factor. */
 function backoffMs(attempt: number): number {
@@ -160,7 +171,10 @@ async function readBody(stream: AsyncIterable<Buffer>, contentType: string | und
   let size = 0;
   for await (const chunk of stream) {
     size += chunk.length;
-    if (size > maxBytes) throw new Error('upstream body too large');
+    if (size > maxBytes) {
+      if (stream instanceof Readable) stream.destroy();
+      throw new BodyTooLarge();
+    }
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

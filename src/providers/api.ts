@@ -30,6 +30,8 @@ export interface ProviderApiDefinition {
   classify: (response: UpstreamResponse) => ProviderFailure;
   /** Adds what the provider wants besides the bearer token (Facebook's appsecret_proof). */
   sign?: (url: URL, accessToken: string, context: GatewayContext, parent: IdentityParent) => Promise<void>;
+  /** Largest answer accepted (default 5 MiB); a larger one is UPSTREAM_UNAVAILABLE. */
+  maxBodyBytes?: number;
 }
 
 /** A definition with the HTTP client the gateway gives it. */

@@ -11,8 +11,11 @@ import { oauth2TokenPolicy } from './oauth2/token.js';
 import './google/identity.js';
 import './google/fields.js';
 import './facebook/identity.js';
+import './facebook/fields.js';
 import './bitbucket/identity.js';
+import './bitbucket/fields.js';
 import './oauth2/identity.js';
+import './oauth2/fields.js';
 
 /** How each provider's tokens are renewed and its users sent back to sign in. */
 export const tokenPolicies: readonly TokenPolicy[] = [

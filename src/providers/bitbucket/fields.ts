@@ -1,0 +1,2 @@
+// Filled in by the bitbucket provider fields work (issue #4).
+export {};

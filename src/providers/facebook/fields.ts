@@ -1,0 +1,2 @@
+// Filled in by the facebook provider fields work (issue #4).
+export {};

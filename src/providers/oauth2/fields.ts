@@ -1,0 +1,2 @@
+// Filled in by the oauth2 provider fields work (issue #4).
+export {};
