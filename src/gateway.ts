@@ -11,7 +11,7 @@ import type { GatewayConfig } from './config.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { recordUpstreamAttempt, withRequestStats } from './http/request-stats.js';
-import { UpstreamClient, type AttemptReport } from './http/upstream.js';
+import { UpstreamClient, retryAfterMs, type AttemptReport } from './http/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
 import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
@@ -103,6 +103,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         name: provider,
         ...config.upstream,
         maxBodyBytes,
+        // Providers say how long to wait in Retry-After; longer than the budget means no retry.
+        rateLimitWaitMs: (response) => retryAfterMs(response.headers),
         dispatcher: providerAgent,
         onAttempt: (report) => {
           metrics.recordAttempt(provider, report);

@@ -145,15 +145,57 @@ describe('schema matches CONTRACT §5', () => {
     }
   });
 
-  it.todo(
-    'has the fields later issues add: Query.enterpriseConnection(name: String!): EnterpriseConnection; ' +
-      'Identity.accessToken: String; GoogleIdentity.profile/calendarEvents/driveFiles; ' +
-      'FacebookIdentity.profile/friends; BitbucketIdentity.account/workspaces/repositories; ' +
-      'OAuth2Identity.request(path: String!, query: JSON): JSON; EnterpriseConnection ' +
-      '{id name strategy adminToken adminAccessToken}; GoogleProfile, GoogleCalendarEvent, GoogleDriveFile, ' +
-      'FacebookProfile, FacebookFriend, BitbucketAccount, BitbucketWorkspace, BitbucketRepository and the ' +
-      'Relay-style ...Connection types (edges { cursor node }, pageInfo { hasNextPage endCursor })',
-  );
+  it('has the token fields of issue #3', () => {
+    expect(argsOf(objectType('Query'), 'enterpriseConnection')).toEqual({ name: 'String!' });
+    expect(typeOf(objectType('Query'), 'enterpriseConnection')).toBe('EnterpriseConnection');
+    expect(typeOf(interfaceType('Identity'), 'accessToken')).toBe('String');
+    for (const name of IDENTITY_TYPES) expect(typeOf(objectType(name), 'accessToken')).toBe('String');
+    const connection = objectType('EnterpriseConnection');
+    expect([typeOf(connection, 'id'), typeOf(connection, 'name'), typeOf(connection, 'strategy')]).toEqual(['ID!', 'String!', 'String!']);
+    expect([typeOf(connection, 'adminToken'), typeOf(connection, 'adminAccessToken')]).toEqual(['TokenStatus', 'String']);
+  });
+
+  it('has the provider fields of issue #4 with their exact arguments', () => {
+    const google = objectType('GoogleIdentity');
+    expect(typeOf(google, 'profile')).toBe('GoogleProfile');
+    expect(typeOf(google, 'calendarEvents')).toBe('GoogleCalendarEventConnection');
+    expect(argsOf(google, 'calendarEvents')).toEqual({ first: 'Int', after: 'String', timeMin: 'DateTime' });
+    expect(argsOf(google, 'driveFiles')).toEqual({ first: 'Int', after: 'String', query: 'String' });
+    const facebook = objectType('FacebookIdentity');
+    expect(typeOf(facebook, 'profile')).toBe('FacebookProfile');
+    expect(argsOf(facebook, 'friends')).toEqual({ first: 'Int', after: 'String' });
+    const bitbucket = objectType('BitbucketIdentity');
+    expect(typeOf(bitbucket, 'account')).toBe('BitbucketAccount');
+    expect(argsOf(bitbucket, 'workspaces')).toEqual({ first: 'Int', after: 'String' });
+    expect(argsOf(bitbucket, 'repositories')).toEqual({ workspace: 'String!', first: 'Int', after: 'String' });
+    expect(argsOf(objectType('OAuth2Identity'), 'request')).toEqual({ path: 'String!', query: 'JSON' });
+    expect(typeOf(objectType('OAuth2Identity'), 'request')).toBe('JSON');
+    // Defaults of CONTRACT §5.
+    const defaultOf = (type: GraphQLObjectType, fieldName: string, arg: string) => field(type, fieldName).args.find((a) => a.name === arg)?.defaultValue;
+    expect([defaultOf(google, 'calendarEvents', 'first'), defaultOf(google, 'driveFiles', 'first'), defaultOf(facebook, 'friends', 'first')]).toEqual([10, 10, 25]);
+    expect([defaultOf(bitbucket, 'workspaces', 'first'), defaultOf(bitbucket, 'repositories', 'first')]).toEqual([10, 10]);
+    const expectedTypes: Record<string, Record<string, string>> = {
+      GoogleProfile: { sub: 'String!', email: 'String', emailVerified: 'Boolean', name: 'String', picture: 'String' },
+      GoogleCalendarEvent: { id: 'ID!', summary: 'String', start: 'DateTime', end: 'DateTime', htmlLink: 'String' },
+      GoogleDriveFile: { id: 'ID!', name: 'String!', mimeType: 'String', modifiedTime: 'DateTime' },
+      FacebookProfile: { id: 'ID!', name: 'String', email: 'String', pictureUrl: 'String' },
+      FacebookFriend: { id: 'ID!', name: 'String' },
+      BitbucketAccount: { uuid: 'ID!', accountId: 'String', displayName: 'String', nickname: 'String', avatarUrl: 'String' },
+      BitbucketWorkspace: { uuid: 'ID!', slug: 'String!', name: 'String' },
+      BitbucketRepository: { uuid: 'ID!', fullName: 'String!', name: 'String!', isPrivate: 'Boolean!', updatedOn: 'DateTime', htmlUrl: 'String' },
+    };
+    for (const [typeName, fields] of Object.entries(expectedTypes)) {
+      for (const [fieldName, type] of Object.entries(fields)) expect(`${typeName}.${fieldName}: ${typeOf(objectType(typeName), fieldName)}`).toBe(`${typeName}.${fieldName}: ${type}`);
+    }
+    for (const node of ['GoogleCalendarEvent', 'GoogleDriveFile', 'FacebookFriend', 'BitbucketWorkspace', 'BitbucketRepository']) {
+      const connection = objectType(`${node}Connection`);
+      const edgeType = typeOf(connection, 'edges').replace(/[[\]!]/g, '');
+      expect(typeOf(objectType(edgeType), 'node')).toBe(`${node}!`);
+      expect(typeOf(objectType(edgeType), 'cursor')).toBe('String!');
+      expect(typeOf(objectType('PageInfo'), 'hasNextPage')).toBe('Boolean!');
+      expect(typeOf(objectType('PageInfo'), 'endCursor')).toBe('String');
+    }
+  });
 });
 
 describe('the SDL documents itself (STYLE)', () => {

@@ -1,4 +1,6 @@
 import type { Auth0Connection } from '../auth0/types.js';
+import { UpstreamUnavailableError } from '../errors.js';
+import { statusOfAuth0Tokens } from '../tokens/status.js';
 import { adminTokenSubject, adminTokensOf } from '../tokens/subjects.js';
 import { builder } from './builder.js';
 import type { GatewayContext } from './context.js';
@@ -11,8 +13,16 @@ import { TokenStatus } from './identity.js';
 async function adminSubject(connection: Auth0Connection, context: GatewayContext) {
   const subject = adminTokenSubject(context.services.connections, connection);
   const tokens = adminTokensOf(connection);
-  if (tokens) await context.services.tokens.adopt(subject.key, tokens);
-  return { subject, hasTokens: Boolean(tokens) };
+  let stored = true;
+  if (tokens) {
+    try {
+      await context.services.tokens.adopt(subject.key, tokens);
+    } catch (error) {
+      context.services.logger.warn({ event: 'token_store_failed', provider: connection.strategy, err: String(error) }, 'token store unavailable');
+      stored = false;
+    }
+  }
+  return { subject, tokens, stored };
 }
 
 /** An Auth0 connection, with the admin tokens of enterprise connections that hold admin consent. */
@@ -27,8 +37,10 @@ export const EnterpriseConnection = builder.objectRef<Auth0Connection>('Enterpri
       nullable: true,
       description: 'The state of the admin access token; null when the connection holds no admin token.',
       resolve: async (connection, _args, context) => {
-        const { subject, hasTokens } = await adminSubject(connection, context);
-        return (await context.services.tokens.status(subject)) ?? (hasTokens ? { expiresAt: null, hasRefreshToken: false, state: 'UNKNOWN' as const } : null);
+        const { subject, tokens, stored } = await adminSubject(connection, context);
+        if (!tokens) return null;
+        // With the store down, the connection's own tokens still tell their state.
+        return (stored ? await context.services.tokens.status(subject) : undefined) ?? statusOfAuth0Tokens(tokens);
       },
     }),
     adminAccessToken: t.string({
@@ -36,8 +48,10 @@ export const EnterpriseConnection = builder.objectRef<Auth0Connection>('Enterpri
       description: 'A valid admin access token, renewed when needed; null when the connection holds none. Needs read:connections and read:user_idp_tokens.',
       authScopes: { scope: 'read:user_idp_tokens' },
       resolve: async (connection, _args, context) => {
-        const { subject, hasTokens } = await adminSubject(connection, context);
-        return hasTokens ? context.services.tokens.validAccessToken(subject) : null;
+        const { subject, tokens, stored } = await adminSubject(connection, context);
+        if (!tokens) return null;
+        if (!stored) throw new UpstreamUnavailableError(connection.strategy, 'the token store is unavailable');
+        return context.services.tokens.validAccessToken(subject);
       },
     }),
   }),

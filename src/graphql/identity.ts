@@ -80,7 +80,12 @@ export const Identity = builder.interfaceRef<IdentityParent>('Identity').impleme
         'A currently valid provider access token, renewed when needed; null when the identity has no provider token. ' +
         'Needs read:user_idp_tokens. A token that can no longer be renewed is a REAUTHENTICATION_REQUIRED error naming the connection.',
       authScopes: { scope: 'read:user_idp_tokens' },
-      resolve: (parent, _args, context) => context.services.tokens.validAccessToken(subjectOf(parent, context)),
+      resolve: (parent, _args, context) => {
+        // Auth0 said (GET /users/{id}) this identity holds no token at all: nothing to read again.
+        const known = parent.identity.tokens;
+        if (known && !known.hasAccessToken && !known.hasRefreshToken) return null;
+        return context.services.tokens.validAccessToken(subjectOf(parent, context));
+      },
     }),
   }),
 });

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import {
   BadUserInputError,
+  ConfigurationError,
   ProviderRateLimitedError,
   ReauthenticationRequiredError,
   UpstreamUnavailableError,
@@ -19,6 +20,8 @@ export type ProviderFailure =
   | { kind: 'not_found' }
   /** The provider refused the caller's arguments. */
   | { kind: 'bad_request'; message: string }
+  /** The provider refused the gateway's own setup (e.g. a wrong app secret proof). */
+  | { kind: 'misconfigured'; detail: string }
   /** Anything else: timeouts, 5xx, withdrawn endpoints. */
   | { kind: 'unavailable'; detail: string };
 
@@ -73,12 +76,14 @@ export class ProviderApi {
     const { provider } = this.options;
     const token = await context.services.tokens.validAccessToken(subject);
     if (!token) throw new ReauthenticationRequiredError(provider, parent.identity.connection, { reason: 'no_token' });
+    const sent = [token];
     let response = await this.send(context, parent, url, token);
     let failure = response.status < 300 ? undefined : this.options.classify(response);
     if (failure?.kind === 'unauthorized') {
       // Renewed only if the store still holds the refused token; a dead grant throws REAUTHENTICATION_REQUIRED.
       const renewed = await context.services.tokens.validAccessToken(subject, { rejected: token });
       if (!renewed) throw new ReauthenticationRequiredError(provider, parent.identity.connection, { reason: 'no_token' });
+      sent.push(renewed);
       response = await this.send(context, parent, url, renewed);
       failure = response.status < 300 ? undefined : this.options.classify(response);
       if (failure?.kind === 'unauthorized') {
@@ -86,13 +91,17 @@ export class ProviderApi {
       }
     }
     if (!failure) return response.body;
+    // Upstream text reaches the caller only without the token we sent (a provider may echo it).
+    const scrub = (text: string) => sent.reduce((clean, value) => clean.split(value).join('[redacted]'), text);
     switch (failure.kind) {
       case 'not_found':
         return null;
       case 'rate_limited':
         throw new ProviderRateLimitedError(provider, failure.retryAfter);
       case 'bad_request':
-        throw new BadUserInputError(`${provider} refused the request: ${failure.message}`, { provider });
+        throw new BadUserInputError(`${provider} refused the request: ${scrub(failure.message)}`, { provider });
+      case 'misconfigured':
+        throw new ConfigurationError(provider, failure.detail);
       default:
         throw new UpstreamUnavailableError(provider, failure.kind === 'unavailable' ? failure.detail : 'unexpected answer');
     }

@@ -20,28 +20,41 @@ export class RedisStore implements SharedStore {
   constructor(url: string, private readonly keyPrefix: string) {
     this.client = new Redis(url, {
       lazyConnect: false,
+      // Commands may wait for the first connection, never longer than the command timeout.
       enableOfflineQueue: true,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
+      commandTimeout: 1000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
     // Connection errors surface as failed commands; without a listener ioredis would print them.
     this.client.on('error', () => {});
   }
 
+  /** Throws at once while the connection is lost, instead of queueing behind reconnect attempts. */
+  private available(): void {
+    const status = this.client.status;
+    if (status === 'reconnecting' || status === 'close' || status === 'end') throw new Error(`redis is ${status}`);
+  }
+
   async get(key: string): Promise<string | null> {
+    this.available();
     return this.client.get(this.keyPrefix + key);
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
+    this.available();
     if (keys.length === 0) return [];
     return this.client.mget(keys.map((key) => this.keyPrefix + key));
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.available();
     await this.client.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
   }
 
   async setMany(entries: [string, string][], ttlMs: number): Promise<void> {
+    this.available();
     if (entries.length === 0) return;
     const pipeline = this.client.pipeline();
     for (const [key, value] of entries) pipeline.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
@@ -51,20 +64,24 @@ export class RedisStore implements SharedStore {
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    this.available();
     const result = await this.client.set(this.keyPrefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
     return result === 'OK';
   }
 
   async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    this.available();
     const deleted = await this.client.eval(DELETE_IF_EQUALS, 1, this.keyPrefix + key, value);
     return deleted === 1;
   }
 
   async delete(...keys: string[]): Promise<void> {
+    this.available();
     if (keys.length > 0) await this.client.del(...keys.map((key) => this.keyPrefix + key));
   }
 
   async ping(): Promise<void> {
+    this.available();
     await this.client.ping();
   }
 

@@ -33,3 +33,13 @@ export function statusFromAuth0(
   if (expiresAt.getTime() > now) return { expiresAt, hasRefreshToken, state: 'VALID' };
   return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
 }
+
+/** The status of tokens Auth0 holds (e.g. a connection's admin tokens), judged by their expiry alone. */
+export function statusOfAuth0Tokens(tokens: { accessToken?: string; refreshToken?: string; expiresAt: number | null }, now = Date.now()): TokenStatus {
+  const hasRefreshToken = Boolean(tokens.refreshToken);
+  const expiresAt = tokens.expiresAt === null ? null : new Date(tokens.expiresAt);
+  if (!tokens.accessToken) return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'UNKNOWN' };
+  if (!expiresAt) return { expiresAt, hasRefreshToken, state: 'UNKNOWN' };
+  if (expiresAt.getTime() > now) return { expiresAt, hasRefreshToken, state: 'VALID' };
+  return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
+}
