@@ -63,6 +63,8 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
     this.clientSecret = options.clientSecret ?? randomToken(24);
     this.options = options;
     this.route('token', 'POST', /^\/oauth\/token$/, (req) => this.token(req));
+    // The Microsoft identity platform's shape of the same grant: /<tenant>/oauth2/v2.0/token (D.1).
+    this.route('tenantToken', 'POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (req) => this.token(req));
     this.route('api', 'GET', /^\/api\/(.+)$/, (req) => this.api(req));
   }
 
