@@ -9,17 +9,28 @@ import { SEED_USERS, startSandbox } from './sandbox/index.js';
  * and GraphiQL opens with a caller token already in its headers.
  */
 const DEFAULT_QUERY = `# A user token of the sandbox tenant is already in the Headers tab below.
+# Each linked provider's API is a field of its identity; a provider that fails nulls only its field.
 {
   me {
     id
     email
-    name
     identities {
       provider
       connection
       userId
-      isSocial
       token { state expiresAt hasRefreshToken }
+    }
+    google {
+      profile { email name }
+      calendarEvents(first: 3) { edges { node { summary start end } } pageInfo { hasNextPage endCursor } }
+    }
+    facebook {
+      profile { name }
+      friends(first: 3) { edges { node { name } } pageInfo { hasNextPage endCursor } }
+    }
+    bitbucket {
+      account { displayName }
+      workspaces { edges { node { slug name } } }
     }
   }
 }
