@@ -1,0 +1,158 @@
+import { Agent } from 'undici';
+import { ConnectionDirectory } from './auth0/connections.js';
+import { ManagementClient, auth0RateLimitWaitMs } from './auth0/management-client.js';
+import { ManagementTokenProvider } from './auth0/management-token.js';
+import { UserDirectory } from './auth0/users.js';
+import type { GatewayConfig } from './config.js';
+import type { Services } from './graphql/context.js';
+import { recordUpstreamAttempt } from './http/request-stats.js';
+import { UpstreamClient, retryAfterMs } from './http/upstream.js';
+import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
+import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
+import { tokenPolicies } from './providers/index.js';
+import { DistributedLock } from './store/lock.js';
+import { MemoryStore } from './store/memory.js';
+import { RedisStore } from './store/redis.js';
+import { Sealer } from './store/sealing.js';
+import type { SharedStore } from './store/store.js';
+import { TokenBroker } from './tokens/broker.js';
+import { auth0TokensOfIdentity, identitySubjectKey } from './tokens/subjects.js';
+import { TokenStore } from './tokens/token-store.js';
+
+/** The long-lived services of one gateway instance, and how to release them. */
+export interface ServiceGraph {
+  services: Services;
+  store: SharedStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds everything a request may use, in the order data flows: the shared store, the Auth0
+ * clients, the token broker, the user directory (which hands tokens it sees to the broker), and
+ * the provider API clients. One HTTP pool serves every provider; each provider gets its own client,
+ * so errors, metrics and telemetry name it.
+ */
+export function createServices(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): ServiceGraph {
+  const store: SharedStore = config.redis ? new RedisStore(config.redis.url, config.redis.keyPrefix) : new MemoryStore();
+  const sealer = config.encryptionKeys ? new Sealer(config.encryptionKeys) : Sealer.ephemeral();
+  const lock = new DistributedLock(store);
+  const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics });
+  const providers = createProviderHttp(config, metrics);
+  const tokens = new TokenBroker({
+    config,
+    tokens: new TokenStore(store, sealer),
+    lock,
+    policies: tokenPolicies,
+    connectionOptions: (name) => auth0.connections.options(name),
+    httpFor: providers.httpFor,
+    logger,
+    onRefresh: (provider, outcome) => metrics.recordRefresh(provider, outcome),
+  });
+  const users = new UserDirectory({
+    client: auth0.management,
+    origin: config.auth0.origin,
+    store,
+    ttlSeconds: config.userCacheTtlSeconds,
+    logger,
+    onTokens: async (list) => {
+      await Promise.all(list.map((t) => tokens.adopt(identitySubjectKey(t), auth0TokensOfIdentity(t))));
+    },
+  });
+  const providerApis = new Map<ProviderApiDefinition, ProviderApi>();
+  const providerApi = (definition: ProviderApiDefinition) => {
+    let api = providerApis.get(definition);
+    if (!api) {
+      api = new ProviderApi({ ...definition, http: providers.httpFor(definition.provider, definition.maxBodyBytes) });
+      providerApis.set(definition, api);
+    }
+    return api;
+  };
+  return {
+    services: { config, logger, users, connections: auth0.connections, tokens, providerApi },
+    store,
+    async close() {
+      await auth0.close();
+      await providers.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The Management API side: one HTTP client whose every attempt also feeds the client's adaptive
+ * limiter, the M2M token shared through the store, and the connection directory.
+ */
+function createAuth0Clients(
+  config: GatewayConfig,
+  deps: { store: SharedStore; sealer: Sealer; lock: DistributedLock; logger: Logger; metrics: GatewayMetrics },
+) {
+  let management: ManagementClient | undefined;
+  const http = new UpstreamClient({
+    name: 'auth0',
+    ...config.upstream,
+    rateLimitWaitMs: auth0RateLimitWaitMs,
+    onAttempt: (report) => {
+      deps.metrics.recordAttempt('auth0', report);
+      recordUpstreamAttempt('auth0', report);
+      management?.observe(report);
+    },
+  });
+  const tokens = new ManagementTokenProvider({
+    origin: config.auth0.origin,
+    clientId: config.auth0.clientId,
+    clientSecret: config.auth0.clientSecret,
+    http,
+    store: deps.store,
+    sealer: deps.sealer,
+    lock: deps.lock,
+    logger: deps.logger,
+  });
+  management = new ManagementClient({
+    origin: config.auth0.origin,
+    http,
+    tokens,
+    maxConcurrency: config.auth0.maxConcurrency,
+    maxRequestsPerSecond: config.auth0.maxRequestsPerSecond,
+    maxRetryWaitMs: config.upstream.maxRetryWaitMs,
+    logger: deps.logger,
+  });
+  const client = management;
+  return {
+    management: client,
+    connections: new ConnectionDirectory(client),
+    async close() {
+      await client.close();
+      await http.close();
+    },
+  };
+}
+
+/** One keep-alive pool for every provider; a client per provider (and size cap), made on first use. */
+function createProviderHttp(config: GatewayConfig, metrics: GatewayMetrics) {
+  const agent = new Agent({ connect: { timeout: config.upstream.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
+  const clients = new Map<string, UpstreamClient>();
+  return {
+    httpFor(provider: string, maxBodyBytes?: number): UpstreamClient {
+      const key = `${provider}\u0000${maxBodyBytes ?? ''}`;
+      let client = clients.get(key);
+      if (!client) {
+        client = new UpstreamClient({
+          name: provider,
+          ...config.upstream,
+          maxBodyBytes,
+          // Providers say how long to wait in Retry-After; longer than the budget means no retry.
+          rateLimitWaitMs: (response) => retryAfterMs(response.headers),
+          dispatcher: agent,
+          onAttempt: (report) => {
+            metrics.recordAttempt(provider, report);
+            recordUpstreamAttempt(provider, report);
+          },
+        });
+        clients.set(key, client);
+      }
+      return client;
+    },
+    close: () => agent.close(),
+  };
+}
