@@ -25,7 +25,7 @@ export class ConnectionDirectory {
   /** The connection's options (cached); CONFIGURATION_ERROR when the tenant has no such connection. */
   async options(name: string): Promise<Record<string, unknown>> {
     const connection = await this.get(name);
-    if (!connection) throw new ConfigurationError(name, `the Auth0 tenant has no connection named ${name}`);
+    if (!connection) throw new ConfigurationError('auth0', `the Auth0 tenant has no connection named ${name}`);
     return connection.options ?? {};
   }
 
