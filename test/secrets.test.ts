@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
 import { errorCodes, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // CONTRACT §6, the hard rule: no response, error message, log line, metric label or Redis value ever
@@ -27,6 +27,8 @@ const wrongClientSecret = `wrong-${randomBytes(24).toString('base64url')}`;
 const callerTokens: string[] = [];
 /** Every raw HTTP response body received from any gateway, with its status and headers. */
 const responses: string[] = [];
+/** Answers that may rightly hold provider tokens (the caller holds read:user_idp_tokens). */
+const tokenAnswers: string[] = [];
 /** Named answers, for the scenario's own checks. */
 const answers: Record<string, GraphQLAnswer> = {};
 
@@ -83,6 +85,10 @@ function secretsInPlay(): Map<string, string> {
   add('Bitbucket client secret', bitbucket.clientSecret);
   add('OAuth2 client secret', oauth2.clientSecret);
   for (const name of ['github', 'acme-azure', 'my-custom-oauth']) add(`${name} connection client_secret`, tenant.connection(name)?.options.client_secret);
+  // Every token the provider fakes minted during the run: renewals and rotated refresh tokens included.
+  for (const [name, fake] of Object.entries({ google, facebook, bitbucket, oauth2 })) {
+    fake.issuedTokens().forEach((token, i) => add(`${name} token #${i}`, token));
+  }
   callerTokens.forEach((token, i) => add(`caller token #${i}`, token));
   return secrets;
 }
@@ -190,7 +196,32 @@ beforeAll(async () => {
   answers.wrongAudience = await send(h.main, await callerToken(ada, 'openid', { audience: 'https://other.example/api' }), '{ me { id } }');
   answers.unknownKid = await send(h.main, await callerToken(ada, 'openid', { kid: 'no-such-key' }), '{ me { id } }');
   answers.tooMany = await send(h.main, await partner(), `{ users(ids: ${JSON.stringify(Array.from({ length: 101 }, (_, i) => `auth0|${i}`))}) { id } }`);
+
+  // Provider tokens: a caller holding read:user_idp_tokens may see them, so those answers are kept
+  // apart (tokenAnswers); logs, metrics and Redis are still searched for every token involved.
+  tokenAnswers.push(await fetchAllowed(await callerToken(ada, 'read:user_idp_tokens'), '{ me { identities { accessToken } } }'));
+  // Provider calls with renewals: Google and Bitbucket refuse the token once (Bitbucket rotates its
+  // refresh token on renewal), Facebook fails, the custom provider answers.
+  h.sandbox.google.injectFault('userinfo', { status: 401, body: { error: { code: 401, message: 'Invalid Credentials', status: 'UNAUTHENTICATED' } } });
+  h.sandbox.bitbucket.injectFault('user', { status: 401, body: { type: 'error', error: { message: 'Access token expired.' } } });
+  h.sandbox.facebook.injectFault('me', { status: 500, body: { error: { message: 'unknown', type: 'OAuthException', code: 1 } }, times: 3 });
+  answers.providers = await send(h.main, await callerToken(ada), `{ me {
+    google { profile { sub } } facebook { profile { id } } bitbucket { account { uuid } }
+    identities { ... on OAuth2Identity { request(path: "/me") } }
+  } }`);
+  h.sandbox.clearFaults();
+  // A dead grant (Google refuses Grace's refresh token) and a dead Facebook token (code 190).
+  h.sandbox.google.revokeRefreshTokens(SEED_ACCOUNTS.grace.google);
+  answers.deadGrant = await send(h.main, await callerToken(grace, 'read:user_idp_tokens'), '{ me { google { accessToken } } }');
+  h.sandbox.facebook.invalidateTokens(SEED_ACCOUNTS.margaret.facebook, 460);
+  answers.deadFacebook = await send(h.main, await callerToken(margaret), '{ me { facebook { profile { id } } } }');
 });
+
+/** Sends a query whose answer may rightly hold provider tokens; it is not searched, the rest is. */
+async function fetchAllowed(token: string, query: string): Promise<string> {
+  const response = await fetch(h.main.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+  return response.text();
+}
 
 afterAll(async () => h?.close());
 
@@ -218,6 +249,14 @@ describe('the scenario covers successes and every kind of failure', () => {
       expect(errorCodes(answers[name]!), name).toEqual(['UNAUTHENTICATED']);
     }
     expect(errorCodes(answers.tooMany!)).toEqual(['BAD_USER_INPUT']);
+    expect(tokenAnswers[0]).toContain('"accessToken":"ya29.');
+    const providers = answers.providers!;
+    expect(errorCodes(providers)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(providers.errors?.[0]?.path).toEqual(['me', 'facebook', 'profile']);
+    expect(h.sandbox.google.count('token')).toBeGreaterThanOrEqual(1);
+    expect(h.sandbox.bitbucket.count('token')).toBe(1);
+    expect(errorCodes(answers.deadGrant!)).toEqual(['REAUTHENTICATION_REQUIRED']);
+    expect(errorCodes(answers.deadFacebook!)).toEqual(['REAUTHENTICATION_REQUIRED']);
   });
 
   it('had secrets to leak: Management tokens were issued and seeded provider tokens exist', () => {
@@ -240,7 +279,9 @@ describe('no secret in clear text (CONTRACT §6)', () => {
     const gateways = [h.main, limited, misconfigured];
     for (const gateway of gateways) expect(gateway.logs.length).toBeGreaterThan(0);
     const lines = gateways.flatMap((gateway) => gateway.logs);
-    expect(lines.some((line) => line.includes('management_token_fetched'))).toBe(true);
+    for (const event of ['management_token_fetched', 'token_refreshed', 'token_dead', 'field_failed']) {
+      expect(lines.some((line) => line.includes(event)), event).toBe(true);
+    }
     expect(leaks(lines)).toEqual([]);
   });
 

@@ -26,6 +26,11 @@ export abstract class ProviderSimulator<Account extends Record<Key, string>, Key
   /** Accounts by their key field. */
   protected readonly accounts = new Map<string, Account>();
   protected readonly book: TokenBook;
+
+  /** Every token this provider has issued, renewals and rotations included (for secret-leak tests). */
+  issuedTokens(): string[] {
+    return this.book.allTokens();
+  }
   private readonly defaults: ProviderDefaults<Key>;
 
   protected constructor(defaults: ProviderDefaults<Key>) {

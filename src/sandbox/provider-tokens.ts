@@ -70,6 +70,11 @@ export class TokenBook {
 
   constructor(private readonly mint: TokenMint) {}
 
+  /** Every access and refresh token ever issued (tests search logs and stores for them). */
+  allTokens(): string[] {
+    return [...this.accessTokens.keys(), ...this.refreshTokens.keys()];
+  }
+
   /** Issues an access token (and optionally a refresh token) for an account, in a new or given family. */
   issue(accountId: string, expiresIn: number, withRefresh: boolean, family = randomToken(9)): IssuedTokens {
     const access_token = this.issueAccess(accountId, expiresIn, family);
