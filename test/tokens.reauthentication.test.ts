@@ -225,6 +225,25 @@ describe('recovery from a new sign-in', () => {
     expect(answer.data?.me.google?.accessToken).toBe(fresh.access_token);
     expect(h.sandbox.google.count('token')).toBe(1);
   });
+
+  it('notices a sign-in right after the dead verdict within 5 s, though the user record is cached', async () => {
+    const setup = await adoptedThenRevoked();
+    h = setup.h;
+    expect(errorCodes(await googleToken(h, setup.caller))).toEqual(['REAUTHENTICATION_REQUIRED']);
+    // The client sends the user through Google again at once.
+    const fresh: IssuedTokens = h.sandbox.google.issueTokens(GRACE_GOOGLE);
+    signInAgainAtAuth0(h, SEED_USERS.grace, 'google-oauth2', fresh);
+    const reads = h.sandbox.tenant.count('getUser');
+    // Within the interval the verdict stands and costs no call...
+    expect(errorCodes(await googleToken(h, setup.caller))).toEqual(['REAUTHENTICATION_REQUIRED']);
+    expect(h.sandbox.tenant.count('getUser')).toBe(reads);
+    // ...after it, one look at Auth0 finds the new pair and lifts the verdict.
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    const answers = await Promise.all(Array.from({ length: 5 }, () => googleToken(h!, setup.caller)));
+    for (const answer of answers) expect(answer.data?.me.google?.accessToken).toBe(fresh.access_token);
+    expect(h.sandbox.tenant.count('getUser')).toBe(reads + 1);
+    expect(h.sandbox.google.count('token')).toBe(1);
+  });
 });
 
 describe('Facebook, which has no refresh grant', () => {

@@ -35,8 +35,11 @@ export interface TokenBrokerDeps {
   onRefresh?: (provider: string, outcome: 'renewed' | 'dead' | 'failed') => void;
 }
 
-// How long a subject whose grant was refused is answered from memory of that (burst protection).
+// How long a subject whose grant was refused is answered from memory of that (burst protection),
+// and how often meanwhile Auth0 is looked at for a new sign-in (so a user who just signed in
+// again is not sent round the loop once more).
 const DEAD_TTL_MS = 60_000;
+const RECHECK_INTERVAL_MS = 5_000;
 const LOCK = { leaseMs: 20_000, waitMs: 10_000 };
 
 /**
@@ -54,13 +57,14 @@ const LOCK = { leaseMs: 20_000, waitMs: 10_000 };
  */
 export class TokenBroker {
   private readonly flight = new SingleFlight<string | null>();
+  private readonly rechecks = new SingleFlight<boolean>();
 
   constructor(private readonly deps: TokenBrokerDeps) {}
 
   /** A valid access token for the subject; null when Auth0 holds no token for it at all. */
   async validAccessToken(subject: TokenSubject, options: { rejected?: string } = {}): Promise<string | null> {
     const dead = await this.guard(subject, () => this.deps.tokens.deadReason(subject.key));
-    if (dead) throw this.reauthentication(subject, dead);
+    if (dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, dead);
     const record = (await this.guard(subject, () => this.deps.tokens.read(subject.key))) ?? (await this.loadFromAuth0(subject));
     if (!record) return null;
     if (isUsable(record) && record.accessToken !== options.rejected) return record.accessToken;
@@ -100,6 +104,26 @@ export class TokenBroker {
       await this.deps.tokens.clearDead(subjectKey);
       this.deps.logger.info({ event: 'tokens_adopted_after_relogin' }, 'Auth0 holds new provider tokens; adopted them');
     }
+  }
+
+  /**
+   * For a dead subject: whether Auth0 now holds a pair we have not adopted (the user signed in
+   * again), in which case it is adopted and the dead marker lifted. Asked at most once per
+   * interval per subject across instances; a failed look leaves the subject dead.
+   */
+  private async signedInAgain(subject: TokenSubject): Promise<boolean> {
+    if (!(await this.guard(subject, () => this.deps.tokens.claimRecheck(subject.key, RECHECK_INTERVAL_MS)))) return false;
+    const [fresh, record] = await Promise.all([
+      subject.readAuth0().catch(() => undefined),
+      this.guard(subject, () => this.deps.tokens.read(subject.key)),
+    ]);
+    if (!fresh || (!fresh.accessToken && !fresh.refreshToken) || fingerprint(fresh) === record?.auth0) return false;
+    await this.guard(subject, async () => {
+      await this.deps.tokens.write(subject.key, recordFromAuth0(fresh));
+      await this.deps.tokens.clearDead(subject.key);
+    });
+    this.deps.logger.info({ event: 'tokens_adopted_after_relogin', provider: subject.provider, connection: subject.connection }, 'a dead identity signed in again');
+    return true;
   }
 
   private async loadFromAuth0(subject: TokenSubject): Promise<TokenRecord | undefined> {
@@ -177,7 +201,11 @@ export class TokenBroker {
         return this.refresh(subject, adopted, true);
       }
     }
-    await this.guard(subject, () => this.deps.tokens.markDead(subject.key, reason, DEAD_TTL_MS));
+    await this.guard(subject, async () => {
+      await this.deps.tokens.markDead(subject.key, reason, DEAD_TTL_MS);
+      // We just looked at Auth0; the next look may wait an interval.
+      await this.deps.tokens.claimRecheck(subject.key, RECHECK_INTERVAL_MS);
+    });
     this.deps.onRefresh?.(subject.provider, 'dead');
     this.deps.logger.info({ event: 'token_dead', provider: subject.provider, connection: subject.connection, reason }, 'provider token cannot be renewed');
     throw this.reauthentication(subject, reason);

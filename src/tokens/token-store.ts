@@ -19,9 +19,9 @@ export class TokenStore {
   constructor(private readonly store: SharedStore, private readonly sealer: Sealer) {}
 
   /** The store keys of one subject. */
-  keys(subjectKey: string): { record: string; lock: string; dead: string } {
+  keys(subjectKey: string): { record: string; lock: string; dead: string; recheck: string } {
     const tag = createHash('sha256').update(subjectKey).digest('base64url').slice(0, 24);
-    return { record: `token:{${tag}}`, lock: `lock:token:{${tag}}`, dead: `dead:token:{${tag}}` };
+    return { record: `token:{${tag}}`, lock: `lock:token:{${tag}}`, dead: `dead:token:{${tag}}`, recheck: `recheck:token:{${tag}}` };
   }
 
   /** The subject's record; undefined when absent or sealed under a key we no longer hold. */
@@ -41,6 +41,11 @@ export class TokenStore {
   /** Marks the subject dead for `ttlMs`, with the reason, so a burst does not hammer the provider. */
   async markDead(subjectKey: string, reason: string, ttlMs: number): Promise<void> {
     await this.store.set(this.keys(subjectKey).dead, reason, ttlMs);
+  }
+
+  /** Claims the next look at Auth0 for a dead subject; false while another claim is younger than `intervalMs`. */
+  async claimRecheck(subjectKey: string, intervalMs: number): Promise<boolean> {
+    return this.store.setIfAbsent(this.keys(subjectKey).recheck, '1', intervalMs);
   }
 
   /** The reason the subject was marked dead, if it still is. */
