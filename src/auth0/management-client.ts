@@ -3,7 +3,7 @@ import PQueue from 'p-queue';
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
 import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
-import { retryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
+import { auth0RetryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
 import type { Auth0Connection, Auth0User } from './types.js';
 
 /** What the client needs. */
@@ -44,7 +44,7 @@ export class ManagementClient {
     const remaining = Number(headers['x-ratelimit-remaining']);
     if (report.status !== 429 && !(Number.isFinite(remaining) && remaining <= 0)) return;
     // Auth0's reset is an epoch-seconds timestamp; never believe more than a minute.
-    const until = Date.now() + Math.min(retryAfterSeconds(headers) * 1000, 60_000);
+    const until = Date.now() + Math.min(auth0RetryAfterSeconds(headers) * 1000, 60_000);
     if (until <= this.blockedUntil) return;
     this.blockedUntil = until;
     this.queue.pause();
@@ -115,7 +115,7 @@ export class ManagementClient {
   private expectOk(response: UpstreamResponse): unknown {
     if (response.status === 200) return response.body;
     const body = (response.body ?? {}) as { message?: string; errorCode?: string };
-    if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
+    if (response.status === 429) throw new ProviderRateLimitedError('auth0', auth0RetryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
       this.deps.logger.error({ event: 'management_api_refused', status: response.status, errorCode: body.errorCode, description: body.message }, 'the Management API refused the gateway');
       throw new ConfigurationError('auth0', `the Management API refused the gateway's client (${body.errorCode ?? `HTTP ${response.status}`})`);
@@ -126,7 +126,7 @@ export class ManagementClient {
 
 /** How long Auth0 asks us to wait after a 429, in ms (Retry-After, else the epoch-seconds reset). */
 export function auth0RateLimitWaitMs(response: { headers: Record<string, string | undefined> }): number {
-  const seconds = retryAfterSeconds(response.headers);
+  const seconds = auth0RetryAfterSeconds(response.headers);
   // Up to 20 % jitter so instances that were limited together do not return together.
   return Math.round(seconds * 1000 * (1 + Math.random() * 0.2));
 }

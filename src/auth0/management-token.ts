@@ -1,5 +1,5 @@
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
-import type { UpstreamClient } from '../http/upstream.js';
+import { retryAfterMs, type UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
 import type { Sealer } from '../store/sealing.js';
@@ -113,7 +113,7 @@ export class ManagementTokenProvider {
       logger.info({ event: 'management_token_fetched', expiresIn: body.expires_in }, 'fetched a Management API token');
       return { token: body.access_token, usableUntil: Date.now() + lifetimeMs - margin };
     }
-    if (response.status === 429) throw new ProviderRateLimitedError('auth0', retryAfterSeconds(response.headers));
+    if (response.status === 429) throw new ProviderRateLimitedError('auth0', auth0RetryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
       // Auth0's description says what to fix (e.g. a missing client grant); operators read it in the log.
       logger.error({ event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description }, 'Auth0 refused the Management API client credentials');
@@ -134,10 +134,10 @@ function isStoreFailure(error: unknown): boolean {
   return error instanceof StoreFailure;
 }
 
-/** Seconds until Auth0 lets us in again, from Retry-After or the epoch-seconds x-ratelimit-reset. */
-export function retryAfterSeconds(headers: Record<string, string | undefined>): number {
-  const retryAfter = Number(headers['retry-after']);
-  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.ceil(retryAfter);
+/** Seconds until Auth0 lets us in again: Retry-After, else the epoch-seconds x-ratelimit-reset, else 1. */
+export function auth0RetryAfterSeconds(headers: Record<string, string | undefined>): number {
+  const asked = retryAfterMs(headers);
+  if (asked !== undefined && asked > 0) return Math.ceil(asked / 1000);
   const reset = Number(headers['x-ratelimit-reset']);
   if (Number.isFinite(reset) && reset > 0) return Math.max(1, Math.ceil(reset - Date.now() / 1000));
   return 1;

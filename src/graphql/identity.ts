@@ -50,12 +50,12 @@ export const TokenStatus = builder.objectRef<TokenStatusShape>('TokenStatus').im
 const typesByStrategy = new Map<string, ObjectRef<GatewaySchemaTypes, IdentityParent>>();
 
 /** Makes identities of `strategies` resolve to `type` (called once per provider folder). */
-export function registerIdentityType(strategies: readonly string[], type: ObjectRef<GatewaySchemaTypes, IdentityParent>): void {
+function registerIdentityType(strategies: readonly string[], type: ObjectRef<GatewaySchemaTypes, IdentityParent>): void {
   for (const strategy of strategies) typesByStrategy.set(strategy, type);
 }
 
 /** The first identity of `user` with one of `strategies`, as a parent for its type. */
-export function identityOf(user: UserRecord, strategies: readonly string[]): IdentityParent | null {
+function identityOf(user: UserRecord, strategies: readonly string[]): IdentityParent | null {
   const identity = user.identities.find((candidate) => strategies.includes(candidate.provider));
   return identity ? { user, identity } : null;
 }

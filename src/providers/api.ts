@@ -8,7 +8,7 @@ import {
 } from '../errors.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { subjectOf, type IdentityParent } from '../graphql/identity.js';
-import type { UpstreamClient, UpstreamResponse } from '../http/upstream.js';
+import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
 
 /** How a provider's error answer is to be understood (from its real error bodies, reference/providers.md). */
 export type ProviderFailure =
@@ -114,8 +114,8 @@ export class ProviderApi {
   }
 }
 
-/** Seconds to wait from a standard Retry-After header, else `fallback`. */
+/** Seconds to wait from a standard Retry-After header (seconds or an HTTP date), else `fallback`. */
 export function retryAfterSeconds(response: UpstreamResponse, fallback: number): number {
-  const seconds = Number(response.headers['retry-after']);
-  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : fallback;
+  const asked = retryAfterMs(response.headers);
+  return asked !== undefined && asked > 0 ? Math.ceil(asked / 1000) : fallback;
 }

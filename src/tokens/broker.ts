@@ -6,7 +6,7 @@ import { SingleFlight, type DistributedLock } from '../store/lock.js';
 import type { TokenPolicy } from './policy.js';
 import { fingerprint, isUsable, recordFromAuth0, type Auth0Tokens, type TokenRecord } from './record.js';
 import { sendRefreshGrant } from './refresh-grant.js';
-import type { TokenStatus } from './status.js';
+import { statusOf, type TokenStatus } from './status.js';
 import type { TokenStore } from './token-store.js';
 
 /** Something that holds provider tokens: a user's identity, or a connection's admin tokens. */
@@ -76,13 +76,13 @@ export class TokenBroker {
     try {
       const [record, dead] = await Promise.all([this.deps.tokens.read(subject.key), this.deps.tokens.deadReason(subject.key)]);
       if (!record) return dead ? { expiresAt: null, hasRefreshToken: false, state: 'REAUTHENTICATION_REQUIRED' } : undefined;
-      const expiresAt = record.expiresAt === null ? null : new Date(record.expiresAt);
-      const hasRefreshToken = Boolean(record.refreshToken);
-      if (dead) return { expiresAt, hasRefreshToken, state: 'REAUTHENTICATION_REQUIRED' };
-      if (!record.accessToken && !hasRefreshToken) return { expiresAt: null, hasRefreshToken, state: 'UNKNOWN' };
-      if (expiresAt === null) return { expiresAt, hasRefreshToken, state: record.accessToken ? 'UNKNOWN' : 'EXPIRED' };
-      if (expiresAt.getTime() > Date.now() && record.accessToken) return { expiresAt, hasRefreshToken, state: 'VALID' };
-      return { expiresAt, hasRefreshToken, state: hasRefreshToken && this.policy(subject)?.refreshEndpoint ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
+      const status = statusOf({
+        hasAccessToken: Boolean(record.accessToken),
+        hasRefreshToken: Boolean(record.refreshToken),
+        expiresAt: record.expiresAt,
+        canRenew: Boolean(this.policy(subject)?.refreshEndpoint),
+      });
+      return dead ? { ...status, state: 'REAUTHENTICATION_REQUIRED' } : status;
     } catch (error) {
       // A status is advisory: with the store down the caller falls back to what Auth0 says.
       this.deps.logger.warn({ event: 'token_status_unavailable', err: String(error) }, 'token store unavailable for a status');

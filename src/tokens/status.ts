@@ -10,11 +10,37 @@ export interface TokenStatus {
   state: TokenState;
 }
 
+/** What a status is judged from: which tokens exist, when the access token expires, whether it can be renewed. */
+export interface TokenFacts {
+  hasAccessToken: boolean;
+  hasRefreshToken: boolean;
+  /** Epoch ms; null when unknown. */
+  expiresAt: number | null;
+  /** Whether the refresh token can actually be used (the provider has a refresh grant); default: it can. */
+  canRenew?: boolean;
+}
+
 /**
- * The status of a token as Auth0 stored it at login. Auth0's `expires_in` comes without an issue
- * time, so the expiry is reckoned from when Auth0 last wrote the user (the later of `last_login`
- * and `updated_at`): an estimate, which is why an expired token with a refresh token is EXPIRED
- * (renewable), and only one without any way to renew is REAUTHENTICATION_REQUIRED.
+ * The one rule for TokenState: a future expiry is VALID, no known expiry UNKNOWN; an expired (or
+ * missing) access token is EXPIRED when a usable refresh token can mint another, else
+ * REAUTHENTICATION_REQUIRED; with no token at all nothing is known (a database connection, or one
+ * whose tokens live in Token Vault).
+ */
+export function statusOf(facts: TokenFacts, now = Date.now()): TokenStatus {
+  const { hasAccessToken, hasRefreshToken } = facts;
+  const renewable = hasRefreshToken && (facts.canRenew ?? true);
+  if (!hasAccessToken && !hasRefreshToken) return { expiresAt: null, hasRefreshToken, state: 'UNKNOWN' };
+  const expiresAt = facts.expiresAt === null ? null : new Date(facts.expiresAt);
+  const expired = renewable ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED';
+  if (!hasAccessToken) return { expiresAt, hasRefreshToken, state: expired };
+  if (!expiresAt) return { expiresAt, hasRefreshToken, state: 'UNKNOWN' };
+  return { expiresAt, hasRefreshToken, state: expiresAt.getTime() > now ? 'VALID' : expired };
+}
+
+/**
+ * The status of an identity's token as Auth0 stored it at login. Auth0's `expires_in` comes
+ * without an issue time, so the expiry is reckoned from when Auth0 last wrote the user (the later
+ * of `last_login` and `updated_at`): an estimate.
  */
 export function statusFromAuth0(
   identity: Pick<IdentityRecord, 'expiresIn'>,
@@ -22,24 +48,11 @@ export function statusFromAuth0(
   tokensStoredAt: string | null,
   now = Date.now(),
 ): TokenStatus {
-  const hasRefreshToken = tokens.hasRefreshToken;
-  if (!tokens.hasAccessToken) {
-    // Nothing to use now; a refresh token can still mint one. Without either there is no provider token at all
-    // (a database connection, or a connection whose tokens live in Token Vault): nothing is known.
-    return { expiresAt: null, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'UNKNOWN' };
-  }
-  if (identity.expiresIn === null || tokensStoredAt === null) return { expiresAt: null, hasRefreshToken, state: 'UNKNOWN' };
-  const expiresAt = new Date(Date.parse(tokensStoredAt) + identity.expiresIn * 1000);
-  if (expiresAt.getTime() > now) return { expiresAt, hasRefreshToken, state: 'VALID' };
-  return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
+  const known = identity.expiresIn !== null && tokensStoredAt !== null;
+  return statusOf({ ...tokens, expiresAt: known ? Date.parse(tokensStoredAt) + identity.expiresIn! * 1000 : null }, now);
 }
 
-/** The status of tokens Auth0 holds (e.g. a connection's admin tokens), judged by their expiry alone. */
+/** The status of tokens Auth0 holds (e.g. a connection's admin tokens). */
 export function statusOfAuth0Tokens(tokens: { accessToken?: string; refreshToken?: string; expiresAt: number | null }, now = Date.now()): TokenStatus {
-  const hasRefreshToken = Boolean(tokens.refreshToken);
-  const expiresAt = tokens.expiresAt === null ? null : new Date(tokens.expiresAt);
-  if (!tokens.accessToken) return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'UNKNOWN' };
-  if (!expiresAt) return { expiresAt, hasRefreshToken, state: 'UNKNOWN' };
-  if (expiresAt.getTime() > now) return { expiresAt, hasRefreshToken, state: 'VALID' };
-  return { expiresAt, hasRefreshToken, state: hasRefreshToken ? 'EXPIRED' : 'REAUTHENTICATION_REQUIRED' };
+  return statusOf({ hasAccessToken: Boolean(tokens.accessToken), hasRefreshToken: Boolean(tokens.refreshToken), expiresAt: tokens.expiresAt }, now);
 }
