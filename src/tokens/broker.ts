@@ -99,11 +99,22 @@ export class TokenBroker {
     if (!tokens.accessToken && !tokens.refreshToken) return;
     const current = await this.deps.tokens.read(subjectKey);
     if (current?.auth0 === fingerprint(tokens)) return;
-    await this.deps.tokens.write(subjectKey, recordFromAuth0(tokens));
-    if (current) {
-      await this.deps.tokens.clearDead(subjectKey);
-      this.deps.logger.info({ event: 'tokens_adopted_after_relogin' }, 'Auth0 holds new provider tokens; adopted them');
-    }
+    if (current) await this.adoptNewSignIn(subjectKey, tokens);
+    else await this.deps.tokens.write(subjectKey, recordFromAuth0(tokens));
+  }
+
+  /** Whether Auth0 holds a pair other than the one `record` was adopted from: the user signed in again. */
+  private isNewSignIn(fresh: Auth0Tokens | undefined, record: TokenRecord | undefined): fresh is Auth0Tokens {
+    return Boolean(fresh && (fresh.accessToken || fresh.refreshToken) && fingerprint(fresh) !== record?.auth0);
+  }
+
+  /** Replaces the record with the pair of a newer sign-in and lifts any dead marker. */
+  private async adoptNewSignIn(subjectKey: string, fresh: Auth0Tokens): Promise<TokenRecord> {
+    const adopted = recordFromAuth0(fresh);
+    await this.deps.tokens.write(subjectKey, adopted);
+    await this.deps.tokens.clearDead(subjectKey);
+    this.deps.logger.info({ event: 'tokens_adopted_after_relogin' }, 'Auth0 holds the tokens of a newer sign-in; adopted them');
+    return adopted;
   }
 
   /**
@@ -117,12 +128,8 @@ export class TokenBroker {
       subject.readAuth0().catch(() => undefined),
       this.guard(subject, () => this.deps.tokens.read(subject.key)),
     ]);
-    if (!fresh || (!fresh.accessToken && !fresh.refreshToken) || fingerprint(fresh) === record?.auth0) return false;
-    await this.guard(subject, async () => {
-      await this.deps.tokens.write(subject.key, recordFromAuth0(fresh));
-      await this.deps.tokens.clearDead(subject.key);
-    });
-    this.deps.logger.info({ event: 'tokens_adopted_after_relogin', provider: subject.provider, connection: subject.connection }, 'a dead identity signed in again');
+    if (!this.isNewSignIn(fresh, record)) return false;
+    await this.guard(subject, () => this.adoptNewSignIn(subject.key, fresh));
     return true;
   }
 
@@ -189,14 +196,8 @@ export class TokenBroker {
   private async recoverOrDie(subject: TokenSubject, record: TokenRecord, reason: string, afterRelogin: boolean): Promise<string> {
     if (!afterRelogin) {
       const fresh = await subject.readAuth0();
-      if (fresh && (fresh.accessToken || fresh.refreshToken) && fingerprint(fresh) !== record.auth0) {
-        // The user signed in again since we adopted: Auth0 holds a new pair.
-        const adopted = recordFromAuth0(fresh);
-        await this.guard(subject, async () => {
-          await this.deps.tokens.write(subject.key, adopted);
-          await this.deps.tokens.clearDead(subject.key);
-        });
-        this.deps.logger.info({ event: 'tokens_adopted_after_relogin', provider: subject.provider, connection: subject.connection }, 'recovered with the tokens of a newer sign-in');
+      if (this.isNewSignIn(fresh, record)) {
+        const adopted = await this.guard(subject, () => this.adoptNewSignIn(subject.key, fresh));
         if (isUsable(adopted)) return adopted.accessToken!;
         return this.refresh(subject, adopted, true);
       }
