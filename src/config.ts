@@ -55,6 +55,41 @@ const auth0Origin = z
     return new URL(candidate).origin;
   });
 
+/** `true`/`false` (also 1/0, yes/no, on/off), as operators write switches. */
+const booleanSwitch = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((value) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(value), { message: 'must be true or false' })
+  .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
+
+/**
+ * The origins a browser may call the gateway from: `*` (any origin, then without credentials) or a
+ * comma-separated list of origins such as `https://app.example.com`. `null` (the origin of sandboxed
+ * iframes and local files) is refused outright: granting it grants every such page at once.
+ */
+const corsOrigins = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+    if (entries.includes('*')) {
+      if (entries.length > 1) ctx.addIssue({ code: 'custom', message: '`*` cannot be combined with other origins' });
+      return '*' as const;
+    }
+    const origins: string[] = [];
+    for (const entry of entries) {
+      if (entry.toLowerCase() === 'null') {
+        ctx.addIssue({ code: 'custom', message: 'the origin `null` is never allowed (sandboxed iframes and files share it)' });
+      } else if (!URL.canParse(entry) || !/^https?:$/.test(new URL(entry).protocol) || new URL(entry).origin !== entry.replace(/\/$/, '')) {
+        ctx.addIssue({ code: 'custom', message: `\`${entry}\` is not an origin such as https://app.example.com (scheme, host and port only)` });
+      } else {
+        origins.push(new URL(entry).origin);
+      }
+    }
+    return origins;
+  });
+
 /** Base64 AES-256 keys, comma-separated; the first seals, every one opens (key rotation). */
 const encryptionKeys = z
   .string()
@@ -104,8 +139,21 @@ const envSchema = z
     UPSTREAM_MAX_RETRY_WAIT_MS: nonNegativeInt.default(5000),
     UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt.default(3000),
     UPSTREAM_TIMEOUT_MS: positiveInt.default(10000),
+    USER_MISSING_TTL_SECONDS: nonNegativeInt.default(10),
+    MAX_BODY_BYTES: positiveInt.max(16 * 1024 * 1024).default(256 * 1024),
+    MAX_UPSTREAM_CALLS: positiveInt.default(100),
+    MAX_DEPTH: positiveInt.default(15),
+    MAX_ALIASES: nonNegativeInt.default(15),
+    MAX_TOKENS: positiveInt.default(2000),
+    MAX_DIRECTIVES: nonNegativeInt.default(20),
+    CORS_ORIGINS: corsOrigins.optional(),
+    GRAPHIQL: booleanSwitch.default(false),
+    METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (unset it to serve /metrics on PORT)' });
+    }
     if (env.REDIS_URL && !env.TOKEN_ENCRYPTION_KEY) {
       ctx.addIssue({
         code: 'custom',
@@ -142,6 +190,25 @@ export interface GatewayConfig {
   logLevel: string;
   userCacheTtlSeconds: number;
   upstream: { maxRetries: number; maxRetryWaitMs: number; connectTimeoutMs: number; timeoutMs: number };
+  /** How long ids that Auth0 does not know are remembered as missing; 0 disables the memo. */
+  userMissingTtlSeconds: number;
+  /** What one request may ask of the gateway (hostile-input limits). */
+  limits: {
+    /** Largest request body; larger is 413. */
+    maxBodyBytes: number;
+    /** Upstream calls one operation may cause (estimated before execution, counted during it). */
+    maxUpstreamCalls: number;
+    maxDepth: number;
+    maxAliases: number;
+    maxTokens: number;
+    maxDirectives: number;
+  };
+  /** Origins allowed cross-origin: `*` for any (without credentials), else an allow-list (empty: none). */
+  corsOrigins: '*' | string[];
+  /** Whether a browser GET /graphql shows GraphiQL. */
+  graphiql: boolean;
+  /** A second listener serving only /metrics; undefined serves /metrics on `port`. */
+  metricsPort: number | undefined;
 }
 
 /** Thrown when the environment does not make a complete configuration; the message names every problem. */
@@ -211,5 +278,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
     },
+    userMissingTtlSeconds: e.USER_MISSING_TTL_SECONDS,
+    limits: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxUpstreamCalls: e.MAX_UPSTREAM_CALLS,
+      maxDepth: e.MAX_DEPTH,
+      maxAliases: e.MAX_ALIASES,
+      maxTokens: e.MAX_TOKENS,
+      maxDirectives: e.MAX_DIRECTIVES,
+    },
+    corsOrigins: e.CORS_ORIGINS ?? [],
+    graphiql: e.GRAPHIQL,
+    metricsPort: e.METRICS_PORT,
   };
 }

@@ -52,6 +52,9 @@ const config = loadConfig({
   PORT: process.env.PORT ?? '4000',
   HOST: process.env.HOST ?? '127.0.0.1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  // The demo is for trying things from anywhere: GraphiQL on, and any origin may call it (without credentials).
+  GRAPHIQL: process.env.GRAPHIQL ?? 'true',
+  CORS_ORIGINS: process.env.CORS_ORIGINS ?? '*',
 });
 const gateway = createGateway(config, {
   logger: createLogger(config.logLevel),
@@ -76,6 +79,7 @@ gateway.server.listen(config.port, config.host, () => {
       '',
       `  GraphiQL          ${origin}/graphql   (opens with the user token below in its headers)`,
       `  Sandbox tenant    ${sandbox.tenant.origin}`,
+      `  Cross-origin      ${corsNote(config.corsOrigins)}`,
       '',
       `  User token (${SEED_USERS.ada}, valid 24 h):`,
       `    ${userToken}`,
@@ -92,6 +96,12 @@ gateway.server.listen(config.port, config.host, () => {
     ].join('\n'),
   );
 });
+
+/** What the demo tells about CORS_ORIGINS: `npm start` grants no origin unless told to. */
+function corsNote(origins: '*' | string[]): string {
+  if (origins === '*') return 'any origin may call this demo (CORS_ORIGINS=*, without credentials; `npm start` allows none by default)';
+  return origins.length > 0 ? `only ${origins.join(', ')}` : 'no other origin (CORS_ORIGINS is empty)';
+}
 
 let stopping = false;
 async function shutdown(code: number): Promise<void> {

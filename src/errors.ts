@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'REAUTHENTICATION_REQUIRED'
   | 'PROVIDER_RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
-  | 'CONFIGURATION_ERROR';
+  | 'CONFIGURATION_ERROR'
+  | 'QUERY_TOO_EXPENSIVE';
 
 /** Base class: a GraphQLError whose `extensions.code` is one of ours. */
 export class GatewayError extends GraphQLError {
@@ -48,6 +49,28 @@ export class ForbiddenError extends GatewayError {
 export class BadUserInputError extends GatewayError {
   constructor(message: string, extensions: Record<string, unknown> = {}) {
     super(message, 'BAD_USER_INPUT', extensions);
+  }
+
+  /** The same refusal for a whole request (a document over a limit): HTTP 400, nothing executed. */
+  static forRequest(message: string, extensions: Record<string, unknown> = {}): BadUserInputError {
+    return new BadUserInputError(message, { ...extensions, http: { status: 400 } });
+  }
+}
+
+/**
+ * The operation could cause more upstream calls than the gateway allows one request. Before
+ * execution it refuses the whole operation (HTTP 400); during execution, as a backstop, each call
+ * past the limit fails its own field.
+ */
+export class QueryTooExpensiveError extends GatewayError {
+  constructor(cost: number, limit: number, beforeExecution: boolean) {
+    super(
+      beforeExecution
+        ? `This operation could cause ${cost} upstream calls; at most ${limit} are allowed per request. Ask for fewer provider fields, aliases or users.`
+        : `This request has used its ${limit} upstream calls; this field would be call ${cost}.`,
+      'QUERY_TOO_EXPENSIVE',
+      beforeExecution ? { cost, limit, http: { status: 400 } } : { cost, limit },
+    );
   }
 }
 

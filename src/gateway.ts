@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createYoga, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { CallerVerifier } from './auth0/caller-token.js';
 import type { GatewayConfig } from './config.js';
@@ -9,6 +9,11 @@ import { withRequestStats } from './http/request-stats.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
+import { useCors } from './plugins/use-cors.js';
+import { useDocumentLimits } from './plugins/use-document-limits.js';
+import { useGraphiQL, type GraphiQLPageOptions } from './plugins/use-graphiql.js';
+import { boundedParserCaches } from './plugins/parser-caches.js';
+import { useUpstreamBudget } from './plugins/use-upstream-budget.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
@@ -19,8 +24,8 @@ import type { SharedStore } from './store/store.js';
 /** Things a caller of createGateway may supply instead of the defaults. */
 export interface GatewayOptions {
   logger?: Logger;
-  /** GraphiQL settings (the demo pre-fills a caller token); default: GraphiQL on. */
-  graphiql?: YogaServerOptions<object, object>['graphiql'];
+  /** What GraphiQL opens with (the demo pre-fills a caller token); whether it is served is `GRAPHIQL`. */
+  graphiql?: GraphiQLPageOptions;
   /** Minimum time between JWKS fetches caused by unknown key ids. */
   jwksCooldownMs?: number;
 }
@@ -29,6 +34,8 @@ export interface GatewayOptions {
 export interface Gateway {
   yoga: YogaServerInstance<object, { services: Services }>;
   server: Server;
+  /** The listener of METRICS_PORT (only /metrics); undefined when /metrics is served on `server`. */
+  metricsServer: Server | undefined;
   services: Services;
   store: SharedStore;
   metrics: Registry;
@@ -47,11 +54,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const { services, store, close: closeServices } = createServices(config, logger, metrics);
 
   const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
+  const endpoint = '/graphql';
+  const metricsApart = config.metricsPort !== undefined;
   const yoga = createYoga<object, { services: Services }>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: endpoint,
     landingPage: false,
-    graphiql: options.graphiql ?? true,
+    // Ours instead of yoga's: yoga's GraphiQL loads from a CDN, and its CORS reflects any origin.
+    graphiql: false,
+    cors: false,
+    maxRequestBodySize: config.limits.maxBodyBytes,
+    parserAndValidationCache: boundedParserCaches(),
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -60,28 +73,52 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
     context: () => ({ services }),
     plugins: [
-      useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), registry: metrics.registry }),
-      useCallerAuth({ verifier }),
+      useCors({ origins: config.corsOrigins }),
+      useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), registry: metricsApart ? undefined : metrics.registry }),
+      config.graphiql && useGraphiQL({ endpoint, ...options.graphiql }),
+      useCallerAuth({ verifier, endpoint }),
+      useDocumentLimits(config.limits),
       useExecutableOperations(),
+      useUpstreamBudget({ maxUpstreamCalls: config.limits.maxUpstreamCalls }),
       useErrorLog({ logger }),
       useUpstreamStats(),
     ],
   });
-  // Each HTTP request runs with its own upstream tally (x-upstream-stats).
+  // Each HTTP request runs with its own upstream tally (x-upstream-stats) and caller.
   const server = createServer((req, res) => withRequestStats(() => yoga(req, res)));
+  const metricsServer = metricsApart ? createMetricsServer(metrics.registry) : undefined;
 
   return {
     yoga,
     server,
+    metricsServer,
     services,
     store,
     metrics: metrics.registry,
     async close() {
-      if (server.listening) {
-        server.closeIdleConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      await Promise.all([server, metricsServer].map((listener) => listener && stopListening(listener)));
       await closeServices();
     },
   };
+}
+
+/** A listener that answers `GET /metrics` and nothing else, for METRICS_PORT. */
+function createMetricsServer(registry: Registry): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Only GET /metrics is served here.\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+    );
+  });
+}
+
+async function stopListening(server: Server): Promise<void> {
+  if (!server.listening) return;
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

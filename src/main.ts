@@ -23,6 +23,12 @@ const gateway = createGateway(config, { logger });
 gateway.server.listen(config.port, config.host, () => {
   logger.info({ event: 'listening', host: config.host, port: config.port }, `gateway listening on http://${config.host}:${config.port}/graphql`);
 });
+if (gateway.metricsServer && config.metricsPort !== undefined) {
+  const port = config.metricsPort;
+  gateway.metricsServer.listen(port, config.host, () => {
+    logger.info({ event: 'metrics_listening', host: config.host, port }, `metrics on http://${config.host}:${port}/metrics`);
+  });
+}
 
 // Graceful shutdown: stop accepting, let in-flight requests finish, then release connections.
 let stopping = false;

@@ -210,6 +210,50 @@ describe('loadConfig: defaults', () => {
 
 // `npm start` is `tsx src/main.ts`; spawn exactly that entry point, from an empty working directory
 // (so no .env of the repository is read) with an environment holding only PATH and HOME.
+describe('loadConfig: hardening variables (issue #7)', () => {
+  it('defaults to no cross-origin grant, GraphiQL off, a 256 KiB body, 100 upstream calls and the document limits', () => {
+    expect(loadConfig(VALID)).toMatchObject({
+      corsOrigins: [],
+      graphiql: false,
+      metricsPort: undefined,
+      userMissingTtlSeconds: 10,
+      limits: { maxBodyBytes: 262144, maxUpstreamCalls: 100, maxDepth: 15, maxAliases: 15, maxTokens: 2000, maxDirectives: 20 },
+    });
+  });
+
+  it('reads CORS_ORIGINS as `*` or a list of origins, and GRAPHIQL as a switch', () => {
+    expect(loadConfig({ ...VALID, CORS_ORIGINS: '*' }).corsOrigins).toBe('*');
+    expect(loadConfig({ ...VALID, CORS_ORIGINS: 'https://app.example.com, http://localhost:3000/' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(loadConfig({ ...VALID, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ ...VALID, GRAPHIQL: 'off' }).graphiql).toBe(false);
+  });
+
+  it('names every bad hardening variable at once', () => {
+    const error = configError({
+      ...VALID,
+      CORS_ORIGINS: 'null',
+      GRAPHIQL: 'maybe',
+      MAX_BODY_BYTES: '0',
+      MAX_UPSTREAM_CALLS: 'many',
+      MAX_DEPTH: '-1',
+      METRICS_PORT: '70000',
+    });
+    for (const name of ['CORS_ORIGINS', 'GRAPHIQL', 'MAX_BODY_BYTES', 'MAX_UPSTREAM_CALLS', 'MAX_DEPTH', 'METRICS_PORT']) {
+      expect(error.message).toContain(name);
+    }
+    expect(error.message).toMatch(/`null` is never allowed/);
+  });
+
+  it('refuses origins with a path, other schemes and `*` mixed into a list', () => {
+    expect(configError({ ...VALID, CORS_ORIGINS: 'https://app.example.com/path' }).message).toMatch(/CORS_ORIGINS is invalid: .*not an origin/);
+    expect(configError({ ...VALID, CORS_ORIGINS: 'ftp://files.example.com' }).message).toMatch(/CORS_ORIGINS is invalid/);
+    expect(configError({ ...VALID, CORS_ORIGINS: '*,https://app.example.com' }).message).toMatch(/cannot be combined/);
+  });
+});
+
 describe('npm start (src/main.ts as a process)', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const mainScript = path.join(root, 'src/main.ts');

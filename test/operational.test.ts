@@ -105,11 +105,16 @@ describe('metrics', () => {
 });
 
 describe('GraphQL over HTTP', () => {
-  it('shows GraphiQL to a browser GET /graphql without a token', async () => {
-    const response = await fetch(h.main.url, { headers: { accept: 'text/html' } });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type') ?? '').toMatch(/^text\/html/);
-    expect(await response.text()).toMatch(/graphiql/i);
+  it('shows GraphiQL to a browser GET /graphql without a token (GRAPHIQL=true)', async () => {
+    const withGraphiQL = await runGateway({ ...h.env, GRAPHIQL: 'true' });
+    try {
+      const response = await fetch(withGraphiQL.url, { headers: { accept: 'text/html' } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type') ?? '').toMatch(/^text\/html/);
+      expect(await response.text()).toMatch(/graphiql/i);
+    } finally {
+      await withGraphiQL.close();
+    }
   });
 
   it('executes GET /graphql?query=… with a token and accept: application/json', async () => {

@@ -3,6 +3,7 @@ import { UpstreamUnavailableError } from '../errors.js';
 import { statusOfAuth0Tokens } from '../tokens/status.js';
 import { adminTokenSubject, adminTokensOf } from '../tokens/subjects.js';
 import { builder } from './builder.js';
+import { upstreamCalls } from './cost.js';
 import type { GatewayContext } from './context.js';
 import { TokenStatus } from './identity.js';
 
@@ -18,7 +19,7 @@ async function adminSubject(connection: Auth0Connection, context: GatewayContext
     try {
       await context.services.tokens.adopt(subject.key, tokens);
     } catch (error) {
-      context.services.logger.warn({ event: 'token_store_failed', provider: connection.strategy, err: String(error) }, 'token store unavailable');
+      context.services.logger.warn({ event: 'token_store_failed', provider: connection.strategy, err: error }, 'token store unavailable');
       stored = false;
     }
   }
@@ -64,6 +65,8 @@ builder.queryField('enterpriseConnection', (t) =>
     description: 'An Auth0 connection by name, with its admin token state; null when there is none. Needs read:connections.',
     authScopes: { scope: 'read:connections' },
     args: { name: t.arg.string({ required: true, description: 'The connection name.' }) },
+    // One Management API read of the connection.
+    extensions: upstreamCalls(),
     resolve: (_root, { name }, context) => context.services.connections.get(name),
   }),
 );

@@ -3,6 +3,7 @@ import type { Caller } from '../auth0/caller-token.js';
 import type { ConnectionDirectory } from '../auth0/connections.js';
 import type { UserDirectory } from '../auth0/users.js';
 import type { GatewayConfig } from '../config.js';
+import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { Logger } from '../logger.js';
 import type { ProviderApi, ProviderApiDefinition } from '../providers/api.js';
 import type { TokenBroker } from '../tokens/broker.js';
@@ -18,10 +19,12 @@ export interface Services {
   providerApi(definition: ProviderApiDefinition): ProviderApi;
 }
 
-/** What every resolver sees: the authenticated caller and the gateway's services. */
+/** What every resolver sees: the authenticated caller, the gateway's services and the request's upstream budget. */
 export interface GatewayContext {
   caller: Caller;
   services: Services;
+  /** Provider calls this request may still make (MAX_UPSTREAM_CALLS). */
+  upstreamBudget: UpstreamBudget;
 }
 
 /**

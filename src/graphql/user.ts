@@ -2,10 +2,11 @@ import DataLoader from 'dataloader';
 import type { UserRecord } from '../auth0/user-record.js';
 import { BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';
+import { readsUsers } from './cost.js';
 import { requestLoader, type GatewayContext } from './context.js';
 import { Identity, type IdentityParent } from './identity.js';
 
-/** At most this many ids in one `users` query (CONTRACT §5). */
+/** At most this many user ids in one request, across every `user`/`users` field and alias. */
 export const MAX_USER_IDS = 100;
 
 /**
@@ -38,8 +39,12 @@ builder.queryFields((t) => ({
     type: User,
     description: 'The calling user. Machine-to-machine callers have no user: FORBIDDEN.',
     authScopes: { person: true },
+    extensions: readsUsers('caller'),
     resolve: async (_root, _args, context) => {
-      const user = await usersLoader(context).load(context.caller.sub);
+      const { sub } = context.caller;
+      // A token proves the user existed when it was issued, so "missing" from the batch (perhaps a
+      // remembered miss from before the user signed up) is checked once with an immediate read.
+      const user = (await usersLoader(context).load(sub)) ?? (await context.services.users.loadFresh(sub));
       // A valid token for a user Auth0 no longer knows (deleted since it was issued).
       if (!user) throw new BadUserInputError('The calling user does not exist in the tenant any more.');
       return user;
@@ -51,6 +56,7 @@ builder.queryFields((t) => ({
     description: 'Any user by Auth0 user id; null when there is none. Needs read:users.',
     authScopes: { scope: 'read:users' },
     args: { id: t.arg.id({ required: true, description: 'The Auth0 user id.' }) },
+    extensions: readsUsers({ arg: 'id' }),
     resolve: (_root, { id }, context) => usersLoader(context).load(String(id)),
   }),
   users: t.field({
@@ -59,6 +65,7 @@ builder.queryFields((t) => ({
     description: `Users by Auth0 user id, in the order given, null where there is none; at most ${MAX_USER_IDS} ids. Needs read:users.`,
     authScopes: { scope: 'read:users' },
     args: { ids: t.arg.idList({ required: true, description: `Auth0 user ids (at most ${MAX_USER_IDS}).` }) },
+    extensions: readsUsers({ arg: 'ids' }),
     resolve: (_root, { ids }, context) => {
       if (ids.length > MAX_USER_IDS) {
         throw new BadUserInputError(`users takes at most ${MAX_USER_IDS} ids; got ${ids.length}.`, { maxIds: MAX_USER_IDS });

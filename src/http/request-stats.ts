@@ -21,7 +21,14 @@ export interface RateLimitState {
   usedPercent?: number;
 }
 
-const storage = new AsyncLocalStorage<Map<string, UpstreamStats>>();
+/** What the gateway keeps about one HTTP request while it runs. */
+interface RequestScope {
+  stats: Map<string, UpstreamStats>;
+  /** Who is asking, once authenticated: shared queues serve callers fairly by this key. */
+  caller?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestScope>();
 
 /**
  * Runs `work` (one HTTP request of the gateway) with its own upstream tally. Calls made on its
@@ -29,12 +36,23 @@ const storage = new AsyncLocalStorage<Map<string, UpstreamStats>>();
  * caller's context first (AsyncResource.bind), so queued calls are counted too.
  */
 export function withRequestStats<T>(work: () => T): T {
-  return storage.run(new Map(), work);
+  return storage.run({ stats: new Map() }, work);
+}
+
+/** Names the authenticated caller of the current request (a user id or `<client>@clients`). */
+export function setRequestCaller(caller: string): void {
+  const scope = storage.getStore();
+  if (scope) scope.caller = caller;
+}
+
+/** The authenticated caller of the current request; undefined outside a request or before authentication. */
+export function currentRequestCaller(): string | undefined {
+  return storage.getStore()?.caller;
 }
 
 /** Counts one upstream attempt against the current request, if any. */
 export function recordUpstreamAttempt(upstream: string, report: AttemptReport): void {
-  const stats = storage.getStore();
+  const stats = storage.getStore()?.stats;
   if (!stats) return;
   const entry = stats.get(upstream) ?? { requests: 0, totalMs: 0, rateLimit: null };
   entry.requests += 1;
@@ -45,7 +63,7 @@ export function recordUpstreamAttempt(upstream: string, report: AttemptReport): 
 
 /** The current request's tally, rounded for display; empty outside a request. */
 export function currentRequestStats(): Record<string, UpstreamStats> {
-  const stats = storage.getStore();
+  const stats = storage.getStore()?.stats;
   if (!stats) return {};
   return Object.fromEntries([...stats].map(([name, entry]) => [name, { ...entry, totalMs: Math.round(entry.totalMs * 10) / 10 }]));
 }

@@ -1,22 +1,40 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Caller, CallerVerifier } from '../auth0/caller-token.js';
+import { GatewayError } from '../errors.js';
+import { setRequestCaller } from '../http/request-stats.js';
 
 /** Options of useCallerAuth. */
 export interface CallerAuthOptions {
   verifier: CallerVerifier;
+  /** The GraphQL endpoint path; only requests to it need a caller token. */
+  endpoint: string;
 }
 
 /**
- * Authenticates every GraphQL request before anything resolves (CONTRACT §4): the caller's Auth0
- * access token is verified and put on the context as `caller`. A missing or bad token throws
- * UnauthenticatedError, which yoga answers with HTTP 401 and `extensions.code` UNAUTHENTICATED.
- * GraphiQL's page itself is served before this runs, so a browser can open it without a token.
+ * Authenticates every GraphQL request before anything else is done with it: the caller's Auth0
+ * access token is verified in `onRequest`, before yoga reads the body, parses or validates the
+ * document. Without a valid token the answer is 401 UNAUTHENTICATED at once, whatever the body
+ * (it is never read, so a multi-megabyte document costs nothing), and it says nothing about the
+ * schema (no validation ran, so no "Did you mean …?"). The verified caller becomes `caller` on the
+ * context. CORS preflights and the GraphiQL page are answered by earlier plugins and need no token.
  */
-export function useCallerAuth({ verifier }: CallerAuthOptions): Plugin<{ caller: Caller }> {
+export function useCallerAuth({ verifier, endpoint }: CallerAuthOptions): Plugin<{ caller: Caller }> {
   return {
-    async onContextBuilding({ context, extendContext }) {
-      const caller = await verifier.verify(context.request.headers.get('authorization'));
-      extendContext({ caller });
+    async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+      if (url.pathname !== endpoint && url.pathname !== `${endpoint}/`) return;
+      try {
+        const caller = await verifier.verify(request.headers.get('authorization'));
+        setRequestCaller(caller.sub);
+        // yoga builds each request's context on top of its server context.
+        Object.assign(serverContext as object, { caller });
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
+        const { http: _http, ...extensions } = error.extensions;
+        const headers: Record<string, string> = { ...http.headers, 'content-type': 'application/json; charset=utf-8' };
+        endResponse(fetchAPI.Response.json({ errors: [{ message: error.message, extensions }] }, { status: http.status ?? 401, headers }));
+      }
     },
   };
 }
+

@@ -7,7 +7,8 @@ export interface OperationalEndpointsOptions {
   store: SharedStore;
   /** Whether the store is a shared one (Redis): only then does readiness depend on it. */
   storeIsShared: boolean;
-  registry: Registry;
+  /** Serves /metrics from this registry; undefined when METRICS_PORT serves it on a listener of its own. */
+  registry: Registry | undefined;
   /** How long readiness waits for the store. */
   readinessTimeoutMs?: number;
 }
@@ -25,7 +26,7 @@ export function useOperationalEndpoints({ store, storeIsShared, registry, readin
       } else if (url.pathname === '/readyz') {
         const ready = !storeIsShared || (await answersWithin(store, readinessTimeoutMs));
         endResponse(fetchAPI.Response.json({ status: ready ? 'ready' : 'redis unavailable' }, { status: ready ? 200 : 503 }));
-      } else if (url.pathname === '/metrics') {
+      } else if (url.pathname === '/metrics' && registry) {
         endResponse(new fetchAPI.Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }));
       }
     },

@@ -72,6 +72,7 @@ export class ProviderApi {
   }
 
   private async call(context: GatewayContext, parent: IdentityParent, url: string): Promise<unknown> {
+    context.upstreamBudget.spend();
     const subject = subjectOf(parent, context);
     const { provider } = this.options;
     const token = await context.services.tokens.validAccessToken(subject);

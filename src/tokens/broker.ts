@@ -85,7 +85,7 @@ export class TokenBroker {
       return dead ? { ...status, state: 'REAUTHENTICATION_REQUIRED' } : status;
     } catch (error) {
       // A status is advisory: with the store down the caller falls back to what Auth0 says.
-      this.deps.logger.warn({ event: 'token_status_unavailable', err: String(error) }, 'token store unavailable for a status');
+      this.deps.logger.warn({ event: 'token_status_unavailable', err: error }, 'token store unavailable for a status');
       return undefined;
     }
   }
@@ -155,7 +155,7 @@ export class TokenBroker {
       if (isUsable(record) && record.accessToken !== rejected) return record.accessToken;
       return await this.refresh(subject, record, false);
     } finally {
-      await lease.release().catch((error: unknown) => this.deps.logger.warn({ event: 'lock_release_failed', err: String(error) }, 'could not release a token lock'));
+      await lease.release().catch((error: unknown) => this.deps.logger.warn({ event: 'lock_release_failed', err: error }, 'could not release a token lock'));
     }
   }
 
@@ -219,7 +219,7 @@ export class TokenBroker {
         return;
       } catch (error) {
         if (attempt >= 3) {
-          this.deps.logger.error({ event: 'renewed_token_not_stored', provider: subject.provider, err: String(error) }, 'a renewed token could not be stored');
+          this.deps.logger.error({ event: 'renewed_token_not_stored', provider: subject.provider, err: error }, 'a renewed token could not be stored');
           throw new UpstreamUnavailableError(subject.provider, 'the renewed token could not be stored');
         }
         await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
@@ -242,7 +242,7 @@ export class TokenBroker {
       return await operation();
     } catch (error) {
       if (error instanceof GatewayError) throw error;
-      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: String(error) }, 'token store unavailable');
+      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'token store unavailable');
       throw new UpstreamUnavailableError(subject.provider, 'the token store is unavailable');
     }
   }

@@ -1,5 +1,6 @@
 import { BadUserInputError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
+import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
 import type { IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate, type ProviderPage } from '../../graphql/pagination.js';
@@ -96,12 +97,14 @@ class ListingNotVisible extends Error {}
 
 builder.objectFields(BitbucketIdentity, (t) => ({
   account: t.field({
+    extensions: upstreamCalls(),
     type: BitbucketAccount,
     nullable: true,
     description: 'The Bitbucket account (GET /2.0/user).',
     resolve: async (parent, _args, context) => (await bitbucketGet(context, parent, '/user')) as UserBody | null,
   }),
   workspaces: t.field({
+    extensions: upstreamCalls(),
     type: BitbucketWorkspaceConnection,
     nullable: true,
     description: 'The workspaces the user belongs to (GET /2.0/user/workspaces).',
@@ -118,6 +121,7 @@ builder.objectFields(BitbucketIdentity, (t) => ({
       ),
   }),
   repositories: t.field({
+    extensions: upstreamCalls(),
     type: BitbucketRepositoryConnection,
     nullable: true,
     description:

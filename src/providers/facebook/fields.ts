@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.js';
+import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
 import type { IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate } from '../../graphql/pagination.js';
@@ -56,12 +57,14 @@ const FacebookFriendConnection = connectionType('FacebookFriend', FacebookFriend
 
 builder.objectFields(FacebookIdentity, (t) => ({
   profile: t.field({
+    extensions: upstreamCalls(),
     type: FacebookProfile,
     nullable: true,
     description: 'The Facebook profile (GET /me?fields=id,name,email,picture).',
     resolve: async (parent, _args, context) => (await graphGet(context, parent, `/me?fields=${PROFILE_FIELDS}`)) as FacebookUser | null,
   }),
   friends: t.field({
+    extensions: upstreamCalls(),
     type: FacebookFriendConnection,
     nullable: true,
     description: 'Friends who also use this app, in Facebook order (GET /me/friends; needs the user_friends permission).',
@@ -80,6 +83,7 @@ builder.objectFields(FacebookIdentity, (t) => ({
       }),
   }),
   friendCount: t.int({
+    extensions: upstreamCalls(),
     nullable: true,
     description: "The user's total number of Facebook friends, including those who do not use this app (summary.total_count of GET /me/friends).",
     resolve: async (parent, _args, context) => {

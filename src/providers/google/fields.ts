@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.js';
+import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
 import type { IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate } from '../../graphql/pagination.js';
@@ -84,12 +85,14 @@ const GoogleDriveFileConnection = connectionType('GoogleDriveFile', GoogleDriveF
 
 builder.objectFields(GoogleIdentity, (t) => ({
   profile: t.field({
+    extensions: upstreamCalls(),
     type: GoogleProfile,
     nullable: true,
     description: 'The Google account profile (GET /oauth2/v3/userinfo).',
     resolve: async (parent, _args, context) => (await googleGet(context, parent, '/oauth2/v3/userinfo')) as GoogleUserinfo | null,
   }),
   calendarEvents: t.field({
+    extensions: upstreamCalls(),
     type: GoogleCalendarEventConnection,
     nullable: true,
     description: 'Events of the primary calendar in start order, recurring events expanded (Calendar v3 events.list).',
@@ -109,6 +112,7 @@ builder.objectFields(GoogleIdentity, (t) => ({
       }),
   }),
   driveFiles: t.field({
+    extensions: upstreamCalls(),
     type: GoogleDriveFileConnection,
     nullable: true,
     description: "Files in the user's Drive (Drive v3 files.list), optionally filtered with Drive's query language.",

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../../config.js';
 import { BadUserInputError, ConfigurationError, UpstreamUnavailableError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
+import { upstreamCalls } from '../../graphql/cost.js';
 import { oauth2Api } from './api.js';
 import { OAuth2Identity } from './identity.js';
 
@@ -30,6 +31,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 builder.objectFields(OAuth2Identity, (t) => ({
   request: t.field({
+    extensions: upstreamCalls(),
     type: 'JSON',
     nullable: true,
     description:
