@@ -54,6 +54,7 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
     origin: config.auth0.origin,
     store,
     ttlSeconds: config.userCacheTtlSeconds,
+    missingTtlSeconds: config.userMissingTtlSeconds,
     logger,
     onTokens: async (list) => {
       await Promise.all(list.map((t) => tokens.adopt(identitySubjectKey(t), auth0TokensOfIdentity(t))));

@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import PQueue from 'p-queue';
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
+import { currentRequestCaller } from '../http/request-stats.js';
 import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { auth0RetryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
@@ -26,12 +27,26 @@ export interface ManagementClientDeps {
  * plan the tenant is on. While paused, a request that would wait longer than the retry budget
  * fails at once with PROVIDER_RATE_LIMITED rather than holding its GraphQL response hostage.
  * A 401 renews the Management token once.
+ *
+ * The queue is shared by every caller, so it serves them in turns rather than first come, first
+ * served: with plain FIFO, one partner's batch of 100 unknown ids (100 GETs at 10/s) made any other
+ * caller's `me` wait ten seconds behind it. Each caller's queued calls are numbered 1, 2, 3 … from
+ * where the queue stands, and the queue starts the lowest number first (ties in arrival order),
+ * so each caller's n-th waiting call competes with every other caller's n-th: a newcomer waits about
+ * one slot, and a big batch still gets its share.
  */
 export class ManagementClient {
   private readonly queue: PQueue;
   private resumeTimer: NodeJS.Timeout | undefined;
   /** Epoch ms until which Auth0 said the bucket is empty. */
   private blockedUntil = 0;
+  /**
+   * Callers with calls waiting (not started) in the queue: how many, and the turn of the last one.
+   * An entry is dropped when its last call starts, so the map only holds callers who are waiting.
+   */
+  private readonly waiting = new Map<string | undefined, { count: number; lastTurn: number }>();
+  /** The turn of the call that started last; a caller with nothing waiting queues right after it. */
+  private currentTurn = 0;
 
   constructor(private readonly deps: ManagementClientDeps) {
     this.queue = new PQueue({ concurrency: deps.maxConcurrency, intervalCap: deps.maxRequestsPerSecond, interval: 1000 });
@@ -90,6 +105,7 @@ export class ManagementClient {
   async close(): Promise<void> {
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.queue.clear();
+    this.waiting.clear();
     this.queue.start();
     await this.queue.onIdle();
   }
@@ -98,14 +114,50 @@ export class ManagementClient {
     const blockedFor = this.blockedUntil - Date.now();
     if (blockedFor > this.deps.maxRetryWaitMs) throw new ProviderRateLimitedError('auth0', Math.ceil(blockedFor / 1000));
     // Bound to the caller's async context, so the call counts toward its request's upstream stats.
-    return this.queue.add(AsyncResource.bind(async () => {
+    const call = AsyncResource.bind(async () => {
       const token = await this.deps.tokens.token();
       const response = await this.send(path, token);
       if (response.status !== 401) return response;
       // The token was rejected (expired early, signing keys rotated): renew once, then give up.
       await this.deps.tokens.invalidate(token);
       return this.send(path, await this.deps.tokens.token());
-    }));
+    });
+    // Outside a request (startup, background work) every call shares one anonymous turn sequence.
+    const caller = currentRequestCaller();
+    const turn = this.takeTurn(caller);
+    // p-queue starts the highest priority first and keeps arrival order within one priority.
+    return this.queue.add(() => {
+      this.started(caller, turn);
+      return call();
+    }, { priority: -turn });
+  }
+
+  /**
+   * The turn of a caller's next call: one after its last waiting call, or one after the call that
+   * started last when it has nothing waiting. Counting from where the queue stands, not from the
+   * caller's own history, is what keeps it fair over time: a caller whose batch has been draining
+   * for a while is not pushed behind a newcomer's whole burst, and a newcomer is not pushed behind
+   * the whole batch. Called synchronously just before `queue.add`, which may start the call at once.
+   */
+  private takeTurn(caller: string | undefined): number {
+    const entry = this.waiting.get(caller);
+    const turn = Math.max(entry?.lastTurn ?? 0, this.currentTurn) + 1;
+    if (entry) {
+      entry.count += 1;
+      entry.lastTurn = turn;
+    } else {
+      this.waiting.set(caller, { count: 1, lastTurn: turn });
+    }
+    return turn;
+  }
+
+  /** A call left the queue: the queue now stands at its turn, and its caller has one call fewer waiting. */
+  private started(caller: string | undefined, turn: number): void {
+    this.currentTurn = Math.max(this.currentTurn, turn);
+    const entry = this.waiting.get(caller);
+    if (!entry) return;
+    entry.count -= 1;
+    if (entry.count === 0) this.waiting.delete(caller);
   }
 
   private send(path: string, token: string): Promise<UpstreamResponse> {

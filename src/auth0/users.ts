@@ -17,6 +17,8 @@ export interface UserDirectoryDeps {
   store: SharedStore;
   /** How long a user record is reused across requests; 0 disables the cache. */
   ttlSeconds: number;
+  /** How long an id Auth0 does not know is remembered as missing (by loadMany only); 0 disables the memo. */
+  missingTtlSeconds?: number;
   logger: Logger;
   /** Receives the provider tokens seen in Management API answers (the token broker keeps them sealed). */
   onTokens?: (tokens: IdentityTokens[]) => Promise<void>;
@@ -32,15 +34,23 @@ export interface UserDirectoryDeps {
  * id count and by URL length so no query trips 414); ids the search did not return are read with
  * GET /users/{id}, because search is eventually consistent and a freshly linked account may be
  * missing from it. A single miss skips the search: one GET is as cheap and immediately consistent.
+ *
+ * Ids that neither the search nor the GET found are remembered as missing for a few seconds, in the
+ * same shared key a record would use: otherwise asking again for a batch of unknown ids costs a
+ * search and a GET per id every time, which is how one caller's retries filled the Management API
+ * queue for everybody. The memo only spares loadMany; the fresh reads still ask Auth0, and a user
+ * they find replaces the memo at once.
  */
 export class UserDirectory {
   private readonly maxIdsPerSearch: number;
   private readonly maxUrlLength: number;
+  private readonly missingTtlSeconds: number;
   private readonly freshReads = new SingleFlight<{ record: UserRecord; tokens: IdentityTokens[] } | null>();
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
     this.maxUrlLength = deps.maxUrlLength ?? 4000;
+    this.missingTtlSeconds = deps.missingTtlSeconds ?? 0;
   }
 
   /** Users in the order of `ids`: a record, null when the user does not exist, or an Error for that id alone. */
@@ -50,6 +60,8 @@ export class UserDirectory {
     const misses = unique.filter((id) => !found.has(id));
     if (misses.length === 1) found.set(misses[0]!, await this.loadFresh(misses[0]!).catch(asError));
     else if (misses.length > 1) for (const [id, user] of await this.fetchMany(misses)) found.set(id, user);
+    // Null means Auth0 answered "no such user"; an Error (a timeout, a 5xx) says nothing about the id.
+    await this.rememberMissing(misses.filter((id) => found.get(id) === null));
     return ids.map((id) => found.get(id) ?? null);
   }
 
@@ -116,32 +128,58 @@ export class UserDirectory {
     if (accepted.tokens.length > 0 && this.deps.onTokens) {
       // Handing the tokens to the broker is an optimisation (it saves a later GET); its failure must not fail the read.
       await this.deps.onTokens(accepted.tokens).catch((error: unknown) => {
-        this.deps.logger.warn({ event: 'token_adoption_failed', err: String(error) }, 'could not keep the tokens of a Management API answer');
+        this.deps.logger.warn({ event: 'token_adoption_failed', err: error }, 'could not keep the tokens of a Management API answer');
       });
     }
     return accepted;
   }
 
+  /** Cached records and remembered misses (null); each kind is only believed while its own TTL is on. */
   private async readCache(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
     const found = new Map<string, UserRecord | null | Error>();
-    if (this.deps.ttlSeconds === 0 || ids.length === 0) return found;
+    const useRecords = this.deps.ttlSeconds > 0;
+    const useMissing = this.missingTtlSeconds > 0;
+    if ((!useRecords && !useMissing) || ids.length === 0) return found;
     try {
       const values = await this.deps.store.getMany(ids.map(cacheKey));
       values.forEach((value, index) => {
-        if (value) found.set(ids[index]!, JSON.parse(value) as UserRecord);
+        if (!value) return;
+        const cached = JSON.parse(value) as UserRecord | null;
+        if (cached === null ? useMissing : useRecords) found.set(ids[index]!, cached);
       });
     } catch (error) {
       // A cache outage costs Management API calls, not answers.
-      this.deps.logger.warn({ event: 'user_cache_read_failed', err: String(error) }, 'user cache unavailable');
+      this.deps.logger.warn({ event: 'user_cache_read_failed', err: error }, 'user cache unavailable');
     }
     return found;
   }
 
+  /**
+   * Remembers ids as missing. Only where the key is empty: the GETs of a batch can take seconds, and
+   * a record another read cached meanwhile (the user was just created) is newer than our 404.
+   */
+  private async rememberMissing(ids: string[]): Promise<void> {
+    if (this.missingTtlSeconds === 0 || ids.length === 0) return;
+    const ttlMs = this.missingTtlSeconds * 1000;
+    await Promise.all(ids.map((id) => this.deps.store.setIfAbsent(cacheKey(id), MISSING, ttlMs))).catch((error: unknown) => {
+      this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
+    });
+  }
+
   private async writeCache(records: UserRecord[]): Promise<void> {
-    if (this.deps.ttlSeconds === 0 || records.length === 0) return;
+    if (records.length === 0) return;
+    if (this.deps.ttlSeconds === 0) {
+      // Records are not cached, but a user just found must not stay remembered as missing.
+      if (this.missingTtlSeconds > 0) {
+        await this.deps.store.delete(...records.map((record) => cacheKey(record.id))).catch((error: unknown) => {
+          this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
+        });
+      }
+      return;
+    }
     const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify(record)]);
     await this.deps.store.setMany(entries, this.deps.ttlSeconds * 1000).catch((error: unknown) => {
-      this.deps.logger.warn({ event: 'user_cache_write_failed', err: String(error) }, 'user cache unavailable');
+      this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
     });
   }
 }
@@ -150,6 +188,9 @@ export class UserDirectory {
 export function userIdQuery(ids: string[]): string {
   return `user_id:(${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(' OR ')})`;
 }
+
+// A remembered miss lives in the user's own cache key, so any read that finds the user overwrites it.
+const MISSING = JSON.stringify(null);
 
 // Hash-tagged per user, so a later Redis Cluster keeps each user's keys in one slot.
 function cacheKey(id: string): string {
