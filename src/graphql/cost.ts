@@ -12,8 +12,8 @@ import {
   type FragmentDefinitionNode,
   type GraphQLNamedType,
   type GraphQLSchema,
-  type InlineFragmentNode,
   type OperationDefinitionNode,
+  type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
 
@@ -133,7 +133,7 @@ class CostWalker {
     return Array.isArray(value) ? value.length : value === undefined || value === null ? 0 : 1;
   }
 
-  private included(node: FieldNode | InlineFragmentNode | SelectionSetNode['selections'][number]): boolean {
+  private included(node: SelectionNode): boolean {
     if (getDirectiveValues(GraphQLSkipDirective, node, this.variables)?.if === true) return false;
     return getDirectiveValues(GraphQLIncludeDirective, node, this.variables)?.if !== false;
   }

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { BadUserInputError, QueryTooExpensiveError } from '../errors.js';
+import { BadUserInputError, QueryTooExpensiveError, type GatewayError } from '../errors.js';
 import { estimateUpstreamCalls } from '../graphql/cost.js';
 import { MAX_USER_IDS } from '../graphql/user.js';
 import { UpstreamBudget } from '../limits/upstream-budget.js';
@@ -26,7 +26,7 @@ export function useUpstreamBudget({ maxUpstreamCalls }: UpstreamBudgetOptions): 
     onExecute({ args, setResultAndStopExecution }) {
       const variables = args.variableValues as Record<string, unknown> | null | undefined;
       const { cost, userIds } = estimateUpstreamCalls(args.schema, args.document, args.operationName, variables);
-      let refusal: Error | undefined;
+      let refusal: GatewayError | undefined;
       if (userIds > MAX_USER_IDS) {
         refusal = BadUserInputError.forRequest(
           `A request may name at most ${MAX_USER_IDS} user ids across all user and users fields; this one names ${userIds}.`,
@@ -35,7 +35,7 @@ export function useUpstreamBudget({ maxUpstreamCalls }: UpstreamBudgetOptions): 
       } else if (cost > maxUpstreamCalls) {
         refusal = new QueryTooExpensiveError(cost, maxUpstreamCalls, true);
       }
-      if (refusal) setResultAndStopExecution({ errors: [refusal as QueryTooExpensiveError] });
+      if (refusal) setResultAndStopExecution({ errors: [refusal] });
     },
   };
 }
