@@ -136,6 +136,15 @@ describe('with Redis unreachable', () => {
   // and ioredis' default retryStrategy (min(n*50 ms, 2 s)) parks every command until the next reconnect
   // attempt fails, so each store operation waits up to 2 s and a request several seconds before its
   // UPSTREAM_UNAVAILABLE (user reads, which only use the cache, too). Remove `.fails` once fixed.
+  it('logs the store failures as error objects, with their stacks (issue #7 §7)', () => {
+    const failures = gateway.logs.map((line) => JSON.parse(line) as { event?: string; err?: { message?: string; stack?: string } }).filter((entry) => entry.err);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const entry of failures) {
+      expect(entry.err?.message).toEqual(expect.any(String));
+      expect(entry.err?.stack).toMatch(/\n\s+at /);
+    }
+  });
+
   it('answers within a second, failing store operations fast', async () => {
     // Once ioredis' reconnect delay has grown, a plain user read waits seconds on the cache.
     const later = await timed<{ me: { id: string } }>(await h.token(SEED_USERS.linus), '{ me { id } }');

@@ -73,7 +73,7 @@ export class ManagementTokenProvider {
       }
     } catch (error) {
       if (!isStoreFailure(error)) throw error;
-      this.deps.logger.warn({ event: 'management_token_store_unavailable' }, 'shared store unavailable; fetching the Management token locally');
+      this.deps.logger.warn({ event: 'management_token_store_unavailable', err: error }, 'shared store unavailable; fetching the Management token locally');
       return this.remember(await this.fetchToken());
     }
   }
