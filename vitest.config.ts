@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 const require = createRequire(import.meta.url);
 
 // Test infrastructure (CONTRACT §7):
+// - `test/setup/build.ts` (globalSetup) compiles dist/ first: some tests start `node dist/main.js`.
 // - `test/setup/redis.ts` (globalSetup) starts ONE private redis-server for the whole run on a free
 //   loopback port (or uses REDIS_URL) and hands its URL to every test file: `inject('redisUrl')`.
 // - Test files run in parallel (pool `forks`, file parallelism on) against that one Redis server.
@@ -19,7 +20,7 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/redis.ts'],
+    globalSetup: ['test/setup/build.ts', 'test/setup/redis.ts'],
     pool: 'forks',
     fileParallelism: true,
     testTimeout: 20_000,

@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.js';
 import { createGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
-import { SEED_USERS, startSandbox } from '../src/sandbox/index.js';
+import { SEED_USERS, startSandbox } from '../sandbox/index.js';
 
 /**
  * `npm run bench`: the gateway side by side with a baseline in the same run, reporting a ratio.

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
-import { SEED_USERS, startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { SEED_USERS, startSandbox, type Sandbox } from '../sandbox/index.js';
 
 /**
  * `npm run probe:hostile`: sends the hostile inputs of the hardening work to a gateway on the

@@ -208,8 +208,6 @@ describe('loadConfig: defaults', () => {
   });
 });
 
-// `npm start` is `tsx src/main.ts`; spawn exactly that entry point, from an empty working directory
-// (so no .env of the repository is read) with an environment holding only PATH and HOME.
 describe('loadConfig: hardening variables (issue #7)', () => {
   it('defaults to no cross-origin grant, GraphiQL off, a 256 KiB body, 100 upstream calls and the document limits', () => {
     expect(loadConfig(VALID)).toMatchObject({
@@ -254,12 +252,12 @@ describe('loadConfig: hardening variables (issue #7)', () => {
   });
 });
 
-describe('npm start (src/main.ts as a process)', () => {
+// `npm start` is `node dist/main.js` (the compiled build; the test setup builds it); spawn exactly
+// that entry point, from an empty working directory (so no .env of the repository is read) with an
+// environment holding only PATH and HOME.
+describe('npm start (dist/main.js as a process)', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const mainScript = path.join(root, 'src/main.ts');
-  // `--import tsx` resolves from the working directory, which is a temporary one: name tsx's loader
-  // (the package's "." export) by its absolute path instead.
-  const tsxLoader = path.join(root, 'node_modules/tsx/dist/loader.mjs');
+  const mainScript = path.join(root, 'dist/main.js');
   const dirs: string[] = [];
   afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -273,7 +271,7 @@ describe('npm start (src/main.ts as a process)', () => {
 
   function runMain(cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', tsxLoader, mainScript], {
+      const child = spawn(process.execPath, [mainScript], {
         cwd,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -284,7 +282,7 @@ describe('npm start (src/main.ts as a process)', () => {
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`src/main.ts did not exit within 8 s; stdout: ${stdout}; stderr: ${stderr}`));
+        reject(new Error(`dist/main.js did not exit within 8 s; stdout: ${stdout}; stderr: ${stderr}`));
       }, 8_000);
       child.once('error', reject);
       child.once('close', (code) => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // CORS_ORIGINS (src/plugins/use-cors.ts): unset grants no origin; a list grants exactly its

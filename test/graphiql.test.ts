@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // GRAPHIQL (src/plugins/use-graphiql.ts): off by default; when on, a browser GET /graphql gets a

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Issue #7 §2, §3 and §8: no caller can turn one request into thousands of upstream calls. Probes

@@ -1,7 +1,7 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boundedParserCaches } from '../src/plugins/parser-caches.js';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #7 §2, §7 and §8: documents over the depth, alias, token or directive limits are refused

@@ -5,12 +5,13 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS, startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { SEED_USERS, startSandbox, type Sandbox } from '../sandbox/index.js';
 
 // Issue #7 §1 and §8: nobody without a token can hurt the gateway. The gateway runs as `npm start`
-// runs it, in a process of its own, so its memory can be read from /proc and nothing the test
-// allocates muddies it. Probes: multi-megabyte alias documents without a token (each took 15-21 s
-// and four killed the process before), a schema probe, and oversized bodies with a token.
+// runs it (node dist/main.js), in a process of its own, so its memory can be read from /proc and
+// nothing the test allocates muddies it. Probes: multi-megabyte alias documents without a token
+// (each took 15-21 s and four killed the process before), a schema probe, and oversized bodies
+// with a token.
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -26,7 +27,8 @@ beforeAll(async () => {
   ada = await sandbox.tenant.issueAccessToken({ sub: SEED_USERS.ada, scope: 'openid' });
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', path.join(root, 'node_modules/tsx/dist/loader.mjs'), path.join(root, 'src/main.ts')], {
+  // As `npm start` runs it: the compiled build (the test setup builds it).
+  child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
     cwd: root,
     env: { PATH: process.env.PATH, ...sandbox.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

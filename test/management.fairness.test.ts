@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
-import type { RawUser } from '../src/sandbox/tenant.js';
+import { SEED_USERS } from '../sandbox/index.js';
+import type { RawUser } from '../sandbox/tenant.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // The Management API queue is shared by every caller of an instance. A partner asking for 100 ids

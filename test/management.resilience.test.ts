@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #2 §4: 429s wait for Auth0's reset (bounded), 5xx and timeouts are retried a bounded

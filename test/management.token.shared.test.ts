@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Issue #2 §4: the client-credentials token is cached until shortly before expiry with one

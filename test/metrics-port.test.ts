@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #7 §6: METRICS_PORT moves /metrics to a listener of its own, so operators can keep it off

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { runGateway, startHarness, type Harness } from './helpers/harness.js';
 
 // CONTRACT §3: the HTTP surface besides the schema. Health, readiness (Redis-aware) and metrics need

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appSecretProof } from '../src/providers/facebook/api.js';
-import { facebookRateLimitBody } from '../src/sandbox/facebook.js';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
+import { facebookRateLimitBody } from '../sandbox/facebook.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
 // Issue #4: the Facebook Graph API as fields of FacebookIdentity, against the simulated Graph API

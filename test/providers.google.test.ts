@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
-import { googleRateLimitBody } from '../src/sandbox/google.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
+import { googleRateLimitBody } from '../sandbox/google.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
 // Issue #4: Google's userinfo, Calendar and Drive as typed fields, paginated to the end,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
 // Issue #4: a custom OAuth 2.0 connection's API through OAuth2Identity.request(path, query): JSON

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #4 goal: a frontend asks every linked provider in one query; one provider's failure

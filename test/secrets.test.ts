@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // CONTRACT §6, the hard rule: no response, error message, log line, metric label or Redis value ever

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Issue #3 §4/§5: Bitbucket rotates the refresh token on every use and, with reuse detection, a

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IssuedTokens } from '../src/sandbox/provider-tokens.js';
-import type { RawConnection } from '../src/sandbox/tenant.js';
+import type { IssuedTokens } from '../sandbox/provider-tokens.js';
+import type { RawConnection } from '../sandbox/tenant.js';
 import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #3: `enterpriseConnection(name)` (read:connections) reads the Auth0 connection; its admin

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #3: custom OAuth 2.0 connections (Auth0 strategy `oauth2`) renew per RFC 6749 §6 at the

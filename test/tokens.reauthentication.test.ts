@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_ACCOUNTS, SEED_USERS } from '../src/sandbox/index.js';
-import type { IssuedTokens } from '../src/sandbox/provider-tokens.js';
+import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
+import type { IssuedTokens } from '../sandbox/provider-tokens.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
 // Issue #3: a field that needs a provider token gets a valid one if one can exist, with the fewest

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #3 §2 and the hard rule of CONTRACT §6: every token record in Redis is sealed

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Issue #3 §5: one refresh per identity at a time, within a process and across instances that

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, runGateway, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Issue #3: a lock or Redis failure is UPSTREAM_UNAVAILABLE, never REAUTHENTICATION_REQUIRED (a false

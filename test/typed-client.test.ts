@@ -1,6 +1,6 @@
 import { GraphQLClient } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
+import { SEED_USERS } from '../sandbox/index.js';
 import { graphql } from './gql/index.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 

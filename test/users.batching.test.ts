@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_USERS } from '../src/sandbox/index.js';
-import type { RawUser } from '../src/sandbox/tenant.js';
+import { SEED_USERS } from '../sandbox/index.js';
+import type { RawUser } from '../sandbox/tenant.js';
 import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
 // Issue #2 §4: a batch of users costs one search per chunk plus one GET per id the (eventually

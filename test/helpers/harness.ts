@@ -5,8 +5,8 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import type { TenantOptions } from '../../src/sandbox/tenant.js';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import type { TenantOptions } from '../../sandbox/tenant.js';
 
 /** A GraphQL answer as the tests read it. */
 export interface GraphQLAnswer<TData = Record<string, unknown>> {

@@ -1,7 +1,7 @@
-import { loadConfig } from './config.js';
-import { createGateway } from './gateway.js';
-import { createLogger } from './logger.js';
-import { SEED_USERS, startSandbox } from './sandbox/index.js';
+import { loadConfig } from '../src/config.js';
+import { createGateway } from '../src/gateway.js';
+import { createLogger } from '../src/logger.js';
+import { SEED_USERS, startSandbox } from './index.js';
 
 /**
  * `npm run demo`: the gateway on its built-in sandbox. A simulated Auth0 tenant and simulated
