@@ -1,13 +1,13 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boundedParserCaches } from '../src/plugins/parser-caches.js';
 import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #7 §2, §7 and §8: documents over the depth, alias, token or directive limits are refused
+// Documents over the depth, alias, token or directive limits are refused
 // before execution with BAD_USER_INPUT and a message naming the limit; GraphiQL's introspection
 // query still works; a query nested 5,000 levels no longer overflows the parser's stack into a
-// logged stack trace; the parse caches cannot be filled with hostile documents.
+// logged stack trace. (That the parse caches cannot be filled with hostile documents is a unit
+// test: src/plugins/parser-caches.test.ts.)
 
 let h: Harness;
 let ada: string;
@@ -90,19 +90,5 @@ describe('document limits (configured)', () => {
     const message = await refusal(`{ ${'me { '.repeat(50_000)}id${' }'.repeat(50_000)} }`, lifted.url);
     expect(message).toBe('The document is nested too deeply to parse.');
     expect(lifted.logs.join('\n')).not.toMatch(/"stack"|RangeError|Maximum call stack/);
-  });
-});
-
-describe('parse caches', () => {
-  it('keep at most 4 Mi characters of documents and never one over 32 Ki characters', () => {
-    const { documentCache, errorCache } = boundedParserCaches();
-    const document = { kind: 'Document', definitions: [] } as never;
-    for (let i = 0; i < 1000; i++) documentCache.set(`${i}`.padEnd(30_000, ' '), document);
-    expect(documentCache.calculatedSize).toBeLessThanOrEqual(4 * 1024 * 1024);
-    expect(documentCache.size).toBeLessThan(200);
-    errorCache.set('x'.repeat(40_000), new Error('too big to keep'));
-    expect(errorCache.size).toBe(0);
-    documentCache.set('{ me { id } }', document);
-    expect(documentCache.get('{ me { id } }')).toBe(document);
   });
 });

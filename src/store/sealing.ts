@@ -3,7 +3,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 const VERSION = 'v1';
 
 /**
- * Seals secrets with AES-256-GCM before they leave the process (CONTRACT §2, TOKEN_ENCRYPTION_KEY).
+ * Seals secrets with AES-256-GCM before they leave the process (TOKEN_ENCRYPTION_KEY: 32-byte
+ * base64 keys, required with REDIS_URL; no token may reach Redis in clear text).
  * A sealed value names the key that sealed it (a short hash, not the key), so several keys can be
  * configured at once: the first seals, every one opens, and keys rotate without downtime.
  * The store key is bound as additional authenticated data, so a sealed value copied under another
@@ -44,15 +45,20 @@ export class Sealer {
     if (!entry) return undefined;
     try {
       const body = Buffer.from(bodyText, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', entry.key, Buffer.from(ivText, 'base64url'));
+      // Only full 16-byte tags: GCM also accepts 4- to 15-byte tags, and a short one is forgeable.
+      if (body.length < TAG_BYTES) return undefined;
+      const decipher = createDecipheriv('aes-256-gcm', entry.key, Buffer.from(ivText, 'base64url'), { authTagLength: TAG_BYTES });
       decipher.setAAD(Buffer.from(context, 'utf8'));
-      decipher.setAuthTag(body.subarray(body.length - 16));
-      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString('utf8');
+      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
       return undefined;
     }
   }
 }
+
+/** The GCM authentication tag length, in bytes; anything shorter is refused. */
+const TAG_BYTES = 16;
 
 function keyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('base64url').slice(0, 8);
