@@ -3,7 +3,6 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { CallerVerifier } from './auth0/caller-token.js';
 import type { GatewayConfig } from './config.js';
-import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { withRequestStats } from './http/request-stats.js';
 import { createLogger, type Logger } from './logger.js';
@@ -18,7 +17,8 @@ import { useErrorLog } from './plugins/use-error-log.js';
 import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
 import { useUpstreamStats } from './plugins/use-upstream-stats.js';
-import { createServices } from './services.js';
+import { tokenPolicies } from './providers/index.js';
+import { createServices, type Services } from './services.js';
 import type { SharedStore } from './store/store.js';
 
 /** Things a caller of createGateway may supply instead of the defaults. */
@@ -51,7 +51,7 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const { services, store, close: closeServices } = createServices(config, logger, metrics);
+  const { services, store, close: closeServices } = createServices(config, logger, metrics, tokenPolicies);
 
   const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
   const endpoint = '/graphql';

@@ -4,21 +4,31 @@ import { ManagementClient, auth0RateLimitWaitMs } from './auth0/management-clien
 import { ManagementTokenProvider } from './auth0/management-token.js';
 import { UserDirectory } from './auth0/users.js';
 import type { GatewayConfig } from './config.js';
-import type { Services } from './graphql/context.js';
 import { recordUpstreamAttempt } from './http/request-stats.js';
 import { UpstreamClient, retryAfterMs } from './http/upstream.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
-import { tokenPolicies } from './providers/index.js';
 import { DistributedLock } from './store/lock.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import { Sealer } from './store/sealing.js';
 import type { SharedStore } from './store/store.js';
 import { TokenBroker } from './tokens/broker.js';
+import type { PolicyDeps, TokenPolicy } from './tokens/policy.js';
 import { auth0TokensOfIdentity, identitySubjectKey } from './tokens/subjects.js';
 import { TokenStore } from './tokens/token-store.js';
+
+/** Long-lived services shared by every request of one gateway instance. */
+export interface Services {
+  config: GatewayConfig;
+  logger: Logger;
+  users: UserDirectory;
+  connections: ConnectionDirectory;
+  tokens: TokenBroker;
+  /** The API client of a provider definition (one per gateway, created on first use). */
+  providerApi(definition: ProviderApiDefinition): ProviderApi;
+}
 
 /** The long-lived services of one gateway instance, and how to release them. */
 export interface ServiceGraph {
@@ -33,18 +43,19 @@ export interface ServiceGraph {
  * the provider API clients. One HTTP pool serves every provider; each provider gets its own client,
  * so errors, metrics and telemetry name it.
  */
-export function createServices(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): ServiceGraph {
+export function createServices(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics, tokenPolicies: readonly TokenPolicy[]): ServiceGraph {
   const store: SharedStore = config.redis ? new RedisStore(config.redis.url, config.redis.keyPrefix) : new MemoryStore();
   const sealer = config.encryptionKeys ? new Sealer(config.encryptionKeys) : Sealer.ephemeral();
   const lock = new DistributedLock(store);
   const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics });
   const providers = createProviderHttp(config, metrics);
+  const deps: PolicyDeps = { config, connectionOptions: (name) => auth0.connections.options(name) };
   const tokens = new TokenBroker({
     config,
     tokens: new TokenStore(store, sealer),
     lock,
     policies: tokenPolicies,
-    connectionOptions: (name) => auth0.connections.options(name),
+    connectionOptions: deps.connectionOptions,
     httpFor: providers.httpFor,
     logger,
     onRefresh: (provider, outcome) => metrics.recordRefresh(provider, outcome),
@@ -64,7 +75,7 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
   const providerApi = (definition: ProviderApiDefinition) => {
     let api = providerApis.get(definition);
     if (!api) {
-      api = new ProviderApi({ ...definition, http: providers.httpFor(definition.provider, definition.maxBodyBytes) });
+      api = new ProviderApi({ ...definition, http: providers.httpFor(definition.provider, definition.maxBodyBytes), tokens, deps });
       providerApis.set(definition, api);
     }
     return api;

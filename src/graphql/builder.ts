@@ -1,4 +1,6 @@
 import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin, { type AuthFailure } from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { ForbiddenError } from '../errors.js';
@@ -13,6 +15,9 @@ export interface GatewayTypes {
   };
   AuthScopes: { scope: string; person: boolean };
   DefaultFieldNullability: false;
+  // Relay connections: `edges: [XEdge!]!` and `node: X!`, as the published schema promises.
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
 }
 
 /** The full Pothos schema types of the builder, for typing refs outside it. */
@@ -26,7 +31,25 @@ export type GatewaySchemaTypes = PothosSchemaTypes.ExtendDefaultTypes<GatewayTyp
 export const builder = new SchemaBuilder<GatewayTypes>({
   // Non-null unless a field says otherwise, so the SDL states exactly what CONTRACT §5 promises.
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin],
+  // Order: scope-auth checks a field before the dataloader plugin loads what it resolves to.
+  plugins: [ScopeAuthPlugin, DataloaderPlugin, RelayPlugin],
+  // Connection and edge types and a spec-complete PageInfo come from the relay plugin; the paging
+  // behind them is ours (graphql/pagination.ts), over each provider's own paging. No Node
+  // interface, no node/nodes queries and no mutations: nothing here has a global id.
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    pageInfoTypeOptions: { description: 'Where a page of a connection ends and whether more follow.' },
+    hasNextPageFieldOptions: { description: 'Whether another page follows; pass endCursor as `after` to get it.' },
+    hasPreviousPageFieldOptions: { description: 'Whether items come before this page (true when `after` was given).' },
+    startCursorFieldOptions: { description: 'Opaque cursor of the first edge; null when the page is empty.' },
+    endCursorFieldOptions: { description: 'Opaque cursor after the last edge; null when the page is empty.' },
+    edgesFieldOptions: { description: 'The items of this page, in provider order.' },
+    pageInfoFieldOptions: { description: 'Whether more items follow, and the cursor to get them.' },
+    cursorFieldOptions: { description: 'Opaque cursor; pass it as `after` to continue after this edge.' },
+  },
   scopeAuth: {
     authScopes: (context) => ({
       scope: (scope: string) => context.caller.scopes.has(scope),

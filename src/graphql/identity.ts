@@ -1,12 +1,12 @@
-import type { ObjectRef } from '@pothos/core';
+import { createContextCache, type ObjectRef } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { IdentityRecord, UserRecord } from '../auth0/user-record.js';
+import type { ProviderApiDefinition } from '../providers/api.js';
 import type { TokenSubject } from '../tokens/broker.js';
 import { statusFromAuth0, type TokenStatus as TokenStatusShape } from '../tokens/status.js';
 import { identitySubject } from '../tokens/subjects.js';
 import { builder, type GatewaySchemaTypes } from './builder.js';
-import { requestLoader, type GatewayContext } from './context.js';
-import { User } from './user.js';
+import type { GatewayContext } from './context.js';
 
 /** An identity together with the user it belongs to (resolvers of provider fields need both). */
 export interface IdentityParent {
@@ -18,7 +18,7 @@ export interface IdentityParent {
  * Users read straight from GET /users/{id} for one request: immediately consistent and with token
  * presence, for the fields that need more than a cached search result holds.
  */
-export const freshUsersLoader = requestLoader(
+export const freshUsersLoader = createContextCache(
   (context: GatewayContext) =>
     new DataLoader<string, UserRecord | null>((ids) =>
       Promise.all(ids.map((id) => context.services.users.loadFresh(id).catch((error: unknown) => error as Error))),
@@ -50,14 +50,8 @@ export const TokenStatus = builder.objectRef<TokenStatusShape>('TokenStatus').im
 const typesByStrategy = new Map<string, ObjectRef<GatewaySchemaTypes, IdentityParent>>();
 
 /** Makes identities of `strategies` resolve to `type` (called once per provider folder). */
-function registerIdentityType(strategies: readonly string[], type: ObjectRef<GatewaySchemaTypes, IdentityParent>): void {
+export function registerIdentityType(strategies: readonly string[], type: ObjectRef<GatewaySchemaTypes, IdentityParent>): void {
   for (const strategy of strategies) typesByStrategy.set(strategy, type);
-}
-
-/** The first identity of `user` with one of `strategies`, as a parent for its type. */
-function identityOf(user: UserRecord, strategies: readonly string[]): IdentityParent | null {
-  const identity = user.identities.find((candidate) => strategies.includes(candidate.provider));
-  return identity ? { user, identity } : null;
 }
 
 /** The interface every identity type implements (CONTRACT §5). */
@@ -96,6 +90,30 @@ export const GenericIdentity = builder.objectRef<IdentityParent>('GenericIdentit
   interfaces: [Identity],
 });
 
+/**
+ * GETs `url` at a provider's API as the identity: deduplicated per request, counted against the
+ * request's upstream budget, the token renewed once if refused (providers/api.ts).
+ */
+export function providerGet(context: GatewayContext, parent: IdentityParent, api: ProviderApiDefinition, url: string): Promise<unknown> {
+  return providerCalls(context).load({ api, subject: subjectOf(parent, context), url });
+}
+
+interface ProviderCall {
+  api: ProviderApiDefinition;
+  subject: TokenSubject;
+  url: string;
+}
+
+/** A request's provider calls: the same GET for the same identity at the same provider is sent once. */
+const providerCalls = createContextCache(
+  (context: GatewayContext) =>
+    new DataLoader<ProviderCall, unknown, string>(
+      (calls) =>
+        Promise.all(calls.map(({ api, subject, url }) => context.services.providerApi(api).call(context, subject, url).catch((error: unknown) => error as Error))),
+      { cacheKeyFn: ({ api, subject, url }) => `${api.provider}\u0000${subject.key}\u0000${url}` },
+    ),
+);
+
 /** The token subject of an identity, for the broker. */
 export function subjectOf({ user, identity }: IdentityParent, context: GatewayContext): TokenSubject {
   return identitySubject(context.services.users, {
@@ -126,34 +144,4 @@ async function tokenStatus(parent: IdentityParent, context: GatewayContext): Pro
     }
   }
   return statusFromAuth0(current, current.tokens ?? { hasAccessToken: false, hasRefreshToken: false }, record.tokensStoredAt);
-}
-
-/** How a provider folder declares its identity type. */
-export interface ProviderIdentityDefinition {
-  /** GraphQL type name, e.g. `GoogleIdentity`. */
-  typeName: string;
-  /** Auth0 strategies (identity `provider` values) this type serves. */
-  strategies: readonly string[];
-  description: string;
-  /** A field on User returning the first such identity (null when none is linked), e.g. `google`. */
-  userField?: { name: string; description: string };
-}
-
-/**
- * Declares a provider's identity type: it implements Identity, serves the given strategies, and
- * optionally adds a shortcut field on User. Provider folders then add their own fields to it.
- */
-export function defineProviderIdentity(definition: ProviderIdentityDefinition): ObjectRef<GatewaySchemaTypes, IdentityParent> {
-  const type = builder.objectRef<IdentityParent>(definition.typeName).implement({
-    description: definition.description,
-    interfaces: [Identity],
-  });
-  registerIdentityType(definition.strategies, type);
-  const userField = definition.userField;
-  if (userField) {
-    builder.objectField(User, userField.name, (t) =>
-      t.field({ type, nullable: true, description: userField.description, resolve: (user) => identityOf(user, definition.strategies) }),
-    );
-  }
-  return type;
 }

@@ -20,10 +20,10 @@ export interface ProviderPage<T> {
 /** Fetches the page that starts at `token` (undefined: the first) with at most `size` items. */
 export type PageFetcher<T> = (token: string | undefined, size: number) => Promise<ProviderPage<T>>;
 
-/** What a connection field resolves to. */
+/** What a connection field resolves to (the relay plugin's connection shape). */
 export interface ConnectionShape<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
 interface Cursor {
@@ -35,32 +35,12 @@ interface Cursor {
   o: number;
 }
 
-/** The Relay page info shared by every connection. */
-export const PageInfo = builder.objectRef<ConnectionShape<unknown>['pageInfo']>('PageInfo').implement({
-  description: 'Where a page of a connection ends and whether more follow.',
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage', { description: 'Whether another page follows; pass endCursor as `after` to get it.' }),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'Opaque cursor after the last edge; null when the page is empty.' }),
-  }),
-});
-
-/** Declares `<name>Connection` and `<name>Edge` for a node type. */
+/** Declares `<name>Connection` and `<name>Edge` for a node type (the relay plugin's types; PageInfo is shared). */
 export function connectionType<T>(name: string, node: ObjectRef<GatewaySchemaTypes, T>, nodeDescription: string) {
-  const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
-    description: `One ${nodeDescription} and its cursor.`,
-    fields: (t) => ({
-      cursor: t.exposeString('cursor', { description: 'Opaque cursor; pass it as `after` to continue after this edge.' }),
-      // Pothos cannot check a generic node type; the edge holds exactly what `node` expects.
-      node: t.field({ type: node, description: `The ${nodeDescription}.`, resolve: (e) => e.node as never }),
-    }),
-  });
-  return builder.objectRef<ConnectionShape<T>>(`${name}Connection`).implement({
-    description: `A page of ${nodeDescription}s (Relay connection).`,
-    fields: (t) => ({
-      edges: t.field({ type: [edge], description: 'The items of this page, in provider order.', resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfo, description: 'Whether more items follow, and the cursor to get them.', resolve: (c) => c.pageInfo }),
-    }),
-  });
+  return builder.connectionObject(
+    { name: `${name}Connection`, type: node, description: `A page of ${nodeDescription}s (Relay connection).` },
+    { name: `${name}Edge`, description: `One ${nodeDescription} and its cursor.`, nodeField: { description: `The ${nodeDescription}.` } },
+  );
 }
 
 /**
@@ -79,7 +59,9 @@ export async function paginate<T>(
   if (first < 0) throw new BadUserInputError('`first` must not be negative.');
   const size = Math.min(first, maxPageSize);
   const from = args.after ? decodeCursor(field, args.after) : { f: field, o: 0 };
-  if (size === 0) return { edges: [], pageInfo: { hasNextPage: true, endCursor: args.after ?? null } };
+  // With `after`, the items up to that cursor come before this page.
+  const hasPreviousPage = Boolean(args.after);
+  if (size === 0) return { edges: [], pageInfo: { hasNextPage: true, hasPreviousPage, startCursor: null, endCursor: args.after ?? null } };
   const page = await fetchPage(from.t, Math.min(from.o + size, maxPageSize));
   const items = page.items.slice(from.o, from.o + size);
   const edges = items.map((node, index) => ({ node, cursor: encodeCursor({ f: field, t: from.t, o: from.o + index + 1 }) }));
@@ -88,7 +70,7 @@ export async function paginate<T>(
   let endCursor: string | null = edges.at(-1)?.cursor ?? null;
   // The end of a provider page continues with the provider's own token.
   if (!restOfPage && page.next !== undefined) endCursor = encodeCursor({ f: field, t: page.next, o: 0 });
-  return { edges, pageInfo: { hasNextPage, endCursor } };
+  return { edges, pageInfo: { hasNextPage, hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor } };
 }
 
 function encodeCursor(cursor: Cursor): string {

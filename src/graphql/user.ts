@@ -1,26 +1,24 @@
-import DataLoader from 'dataloader';
 import type { UserRecord } from '../auth0/user-record.js';
 import { BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';
 import { readsUsers } from './cost.js';
-import { requestLoader, type GatewayContext } from './context.js';
+import type { GatewayContext } from './context.js';
 import { Identity, type IdentityParent } from './identity.js';
 
 /** At most this many user ids in one request, across every `user`/`users` field and alias. */
 export const MAX_USER_IDS = 100;
 
 /**
- * Users by id for one request. Every `me`, `user` and `users` of a request lands in the same
- * batch, which the directory answers from its cache, one search, and per-id reads for what the
- * search missed.
+ * The GraphQL type of an Auth0 user, loaded by id (the dataloader plugin): a field that resolves
+ * to user ids gets the users. Every `me`, `user` and `users` of a request lands in one batch per
+ * request, which the directory answers from its cache, one search, and per-id reads for what the
+ * search missed; null where Auth0 knows no such user, an error for that id alone where the read
+ * failed. The loader lives with the request's context and goes with it.
  */
-export const usersLoader = requestLoader(
-  (context: GatewayContext) => new DataLoader<string, UserRecord | null>((ids) => context.services.users.loadMany(ids)),
-);
-
-/** The GraphQL type of an Auth0 user. */
-export const User = builder.objectRef<UserRecord>('User').implement({
+export const User = builder.loadableObject('User', {
   description: 'An Auth0 user with the identities (primary first, then linked) they can sign in with.',
+  // A null (no such user) is answered as null by the plugin; the type says what a user is.
+  load: (ids: string[], context: GatewayContext) => context.services.users.loadMany(ids) as Promise<(UserRecord | Error)[]>,
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The Auth0 user id, e.g. `google-oauth2|1234`.' }),
     email: t.exposeString('email', { nullable: true, description: 'The email address on the Auth0 profile.' }),
@@ -44,7 +42,7 @@ builder.queryFields((t) => ({
       const { sub } = context.caller;
       // A token proves the user existed when it was issued, so "missing" from the batch (perhaps a
       // remembered miss from before the user signed up) is checked once with an immediate read.
-      const user = (await usersLoader(context).load(sub)) ?? (await context.services.users.loadFresh(sub));
+      const user = (await User.getDataloader(context).load(sub)) ?? (await context.services.users.loadFresh(sub));
       // A valid token for a user Auth0 no longer knows (deleted since it was issued).
       if (!user) throw new BadUserInputError('The calling user does not exist in the tenant any more.');
       return user;
@@ -57,7 +55,7 @@ builder.queryFields((t) => ({
     authScopes: { scope: 'read:users' },
     args: { id: t.arg.id({ required: true, description: 'The Auth0 user id.' }) },
     extensions: readsUsers({ arg: 'id' }),
-    resolve: (_root, { id }, context) => usersLoader(context).load(String(id)),
+    resolve: (_root, { id }) => String(id),
   }),
   users: t.field({
     type: [User],
@@ -67,10 +65,7 @@ builder.queryFields((t) => ({
     args: { ids: t.arg.idList({ required: true, description: `Auth0 user ids (at most ${MAX_USER_IDS}).` }) },
     extensions: readsUsers({ arg: 'ids' }),
     // More than MAX_USER_IDS ids in a request are refused before execution (plugins/use-upstream-budget.ts).
-    resolve: (_root, { ids }, context) => {
-      // One promise per id: a failure for one id nulls that item alone.
-      const loader = usersLoader(context);
-      return ids.map((id) => loader.load(String(id)));
-    },
+    // The ids; the plugin loads each one, so a failure for one id nulls that item alone.
+    resolve: (_root, { ids }) => ids.map(String),
   }),
 }));

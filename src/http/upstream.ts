@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { UpstreamUnavailableError } from '../errors.js';
-import { sleep } from '../store/lock.js';
 
 /**
  * The one way the gateway talks HTTP to anything upstream (Auth0, providers): keep-alive pools,

@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import {
   BadUserInputError,
   ConfigurationError,
@@ -6,9 +5,10 @@ import {
   ReauthenticationRequiredError,
   UpstreamUnavailableError,
 } from '../errors.js';
-import type { GatewayContext } from '../graphql/context.js';
-import { subjectOf, type IdentityParent } from '../graphql/identity.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
+import type { UpstreamBudget } from '../limits/upstream-budget.js';
+import type { TokenBroker, TokenSubject } from '../tokens/broker.js';
+import type { PolicyDeps } from '../tokens/policy.js';
 
 /** How a provider's error answer is to be understood (from its real error bodies, reference/providers.md). */
 export type ProviderFailure =
@@ -32,63 +32,52 @@ export interface ProviderApiDefinition {
   /** Reads a non-2xx answer. */
   classify: (response: UpstreamResponse) => ProviderFailure;
   /** Adds what the provider wants besides the bearer token (Facebook's appsecret_proof). */
-  sign?: (url: URL, accessToken: string, context: GatewayContext, parent: IdentityParent) => Promise<void>;
+  sign?: (request: { url: URL; accessToken: string; connection: string }, deps: PolicyDeps) => Promise<void>;
   /** Largest answer accepted (default 5 MiB); a larger one is UPSTREAM_UNAVAILABLE. */
   maxBodyBytes?: number;
 }
 
-/** A definition with the HTTP client the gateway gives it. */
+/** A definition with what the gateway gives it: the HTTP client, the token broker, config and connections. */
 export interface ProviderApiOptions extends ProviderApiDefinition {
   http: UpstreamClient;
+  tokens: TokenBroker;
+  deps: PolicyDeps;
 }
 
-interface CallKey {
-  parent: IdentityParent;
-  url: string;
+/** What a provider call needs of the request it serves: the request's upstream budget. */
+export interface ProviderCallScope {
+  upstreamBudget: UpstreamBudget;
 }
 
 /**
- * Calls one provider's API on behalf of an identity. The token comes from the broker and travels
- * only in the Authorization header (never in a URL, so it cannot reach a log through one). A
- * refused token is renewed once and the call retried once. The same GET for the same identity is
- * sent once per GraphQL request. Errors are the contract's and name the provider, never a token.
+ * Calls one provider's API on behalf of a token subject (an identity). The token comes from the
+ * broker and travels only in the Authorization header (never in a URL, so it cannot reach a log
+ * through one). A refused token is renewed once and the call retried once; the call counts once
+ * against the request's budget. Errors are the gateway's typed errors and name the provider and
+ * connection, never a token. Callers that may ask for the same GET twice in a request deduplicate
+ * before calling (the GraphQL layer does, per request).
  */
 export class ProviderApi {
-  private readonly perRequest = new WeakMap<GatewayContext, DataLoader<CallKey, unknown, string>>();
-
   constructor(private readonly options: ProviderApiOptions) {}
 
-  /** GET `url` as the identity; the parsed JSON body, or null when the provider says it does not exist. */
-  get(context: GatewayContext, parent: IdentityParent, url: string): Promise<unknown> {
-    let loader = this.perRequest.get(context);
-    if (!loader) {
-      loader = new DataLoader<CallKey, unknown, string>(
-        (keys) => Promise.all(keys.map((key) => this.call(context, key.parent, key.url).catch((error: unknown) => error as Error))),
-        { cacheKeyFn: (key) => `${subjectOf(key.parent, context).key}\u0000${key.url}` },
-      );
-      this.perRequest.set(context, loader);
-    }
-    return loader.load({ parent, url });
-  }
-
-  private async call(context: GatewayContext, parent: IdentityParent, url: string): Promise<unknown> {
-    context.upstreamBudget.spend();
-    const subject = subjectOf(parent, context);
-    const { provider } = this.options;
-    const token = await context.services.tokens.validAccessToken(subject);
-    if (!token) throw new ReauthenticationRequiredError(provider, parent.identity.connection, { reason: 'no_token' });
+  /** GET `url` as `subject`; the parsed JSON body, or null when the provider says it does not exist. */
+  async call(scope: ProviderCallScope, subject: TokenSubject, url: string): Promise<unknown> {
+    scope.upstreamBudget.spend();
+    const { provider, tokens } = this.options;
+    const token = await tokens.validAccessToken(subject);
+    if (!token) throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'no_token' });
     const sent = [token];
-    let response = await this.send(context, parent, url, token);
+    let response = await this.send(subject, url, token);
     let failure = response.status < 300 ? undefined : this.options.classify(response);
     if (failure?.kind === 'unauthorized') {
       // Renewed only if the store still holds the refused token; a dead grant throws REAUTHENTICATION_REQUIRED.
-      const renewed = await context.services.tokens.validAccessToken(subject, { rejected: token });
-      if (!renewed) throw new ReauthenticationRequiredError(provider, parent.identity.connection, { reason: 'no_token' });
+      const renewed = await tokens.validAccessToken(subject, { rejected: token });
+      if (!renewed) throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'no_token' });
       sent.push(renewed);
-      response = await this.send(context, parent, url, renewed);
+      response = await this.send(subject, url, renewed);
       failure = response.status < 300 ? undefined : this.options.classify(response);
       if (failure?.kind === 'unauthorized') {
-        throw new ReauthenticationRequiredError(provider, parent.identity.connection, { reason: 'token_refused_after_renewal' });
+        throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'token_refused_after_renewal' });
       }
     }
     if (!failure) return response.body;
@@ -108,9 +97,9 @@ export class ProviderApi {
     }
   }
 
-  private async send(context: GatewayContext, parent: IdentityParent, url: string, token: string): Promise<UpstreamResponse> {
+  private async send(subject: TokenSubject, url: string, token: string): Promise<UpstreamResponse> {
     const target = new URL(url);
-    await this.options.sign?.(target, token, context, parent);
+    await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
     return this.options.http.send({ method: 'GET', url: target.toString(), headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
   }
 }

@@ -1,27 +1,16 @@
 /**
- * Every provider the gateway knows. Adding one means adding its folder and a line or two here:
- * its GraphQL module (which registers its identity type and User field) and its token policy.
+ * Every provider the gateway knows, one definition each. Adding a provider means adding its folder
+ * (config.ts, api.ts, token.ts, fields.ts, index.ts) and one line here, plus its configuration
+ * fragment's line in providers/config.ts (configuration is validated before any provider code loads).
  */
-import type { TokenPolicy } from '../tokens/policy.js';
-import { bitbucketTokenPolicy } from './bitbucket/token.js';
-import { facebookTokenPolicy } from './facebook/token.js';
-import { googleTokenPolicy } from './google/token.js';
-import { microsoftTokenPolicy } from './microsoft/token.js';
-import { oauth2TokenPolicy } from './oauth2/token.js';
-import './google/identity.js';
-import './google/fields.js';
-import './facebook/identity.js';
-import './facebook/fields.js';
-import './bitbucket/identity.js';
-import './bitbucket/fields.js';
-import './oauth2/identity.js';
-import './oauth2/fields.js';
+import { bitbucket } from './bitbucket/index.js';
+import { facebook } from './facebook/index.js';
+import { google } from './google/index.js';
+import { microsoft } from './microsoft/index.js';
+import { oauth2 } from './oauth2/index.js';
+import type { ProviderDefinition } from './provider.js';
+
+export const providers: readonly ProviderDefinition[] = [google, facebook, bitbucket, oauth2, microsoft];
 
 /** How each provider's tokens are renewed and its users sent back to sign in. */
-export const tokenPolicies: readonly TokenPolicy[] = [
-  googleTokenPolicy,
-  facebookTokenPolicy,
-  bitbucketTokenPolicy,
-  oauth2TokenPolicy,
-  microsoftTokenPolicy,
-];
+export const tokenPolicies = providers.map((provider) => provider.tokenPolicy);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SharedStore } from './store.js';
 
 /** A held lock; release it exactly once. */
@@ -56,9 +57,4 @@ export class SingleFlight<T> {
     this.inFlight.set(key, promise);
     return promise;
   }
-}
-
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -9,6 +9,13 @@ export interface RefreshEndpoint {
   clientAuth: 'post' | 'basic';
 }
 
+/** What provider code may consult besides the request: the configuration and the Auth0 connections' options. */
+export interface PolicyDeps {
+  config: GatewayConfig;
+  /** An Auth0 connection's `options` by connection name (read once and cached; needs read:connections). */
+  connectionOptions: (connection: string) => Promise<Record<string, unknown>>;
+}
+
 /** What a policy may consult to find its endpoint. */
 export interface PolicyContext {
   config: GatewayConfig;

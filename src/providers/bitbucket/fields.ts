@@ -2,10 +2,18 @@ import { BadUserInputError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
-import type { IdentityParent } from '../../graphql/identity.js';
+import { providerGet, type IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate, type ProviderPage } from '../../graphql/pagination.js';
+import { defineProviderIdentity } from '../../graphql/provider-identity.js';
 import { bitbucketApi } from './api.js';
-import { BitbucketIdentity } from './identity.js';
+
+/** Identities of Auth0's `bitbucket` strategy. */
+export const BitbucketIdentity = defineProviderIdentity({
+  typeName: 'BitbucketIdentity',
+  strategies: ['bitbucket'],
+  description: 'A Bitbucket Cloud account linked through the bitbucket connection.',
+  userField: { name: 'bitbucket', description: 'The linked Bitbucket identity; null when none is linked.' },
+});
 
 /**
  * Bitbucket Cloud's API as fields of BitbucketIdentity (CONTRACT §5): the account, the workspaces
@@ -143,7 +151,7 @@ builder.objectFields(BitbucketIdentity, (t) => ({
 }));
 
 function bitbucketGet(context: GatewayContext, parent: IdentityParent, pathAndQuery: string): Promise<unknown> {
-  return context.services.providerApi(bitbucketApi).get(context, parent, context.services.config.providers.bitbucket.apiUrl + pathAndQuery);
+  return providerGet(context, parent, bitbucketApi, context.services.config.providers.bitbucket.apiUrl + pathAndQuery);
 }
 
 /**

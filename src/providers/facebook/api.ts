@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ConfigurationError } from '../../errors.js';
-import type { GatewayContext } from '../../graphql/context.js';
-import type { IdentityParent } from '../../graphql/identity.js';
 import type { UpstreamResponse } from '../../http/upstream.js';
+import type { PolicyDeps } from '../../tokens/policy.js';
 import { retryAfterSeconds, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
 
 interface GraphErrorBody {
@@ -47,8 +46,8 @@ export const facebookApi: ProviderApiDefinition = {
     }
     return { kind: 'unavailable', detail: `HTTP ${response.status}${code !== undefined ? ` (code ${code})` : ''}` };
   },
-  sign: async (url: URL, accessToken: string, context: GatewayContext, parent: IdentityParent): Promise<void> => {
-    const secret = await appSecret(context, parent);
+  sign: async ({ url, accessToken, connection }, deps): Promise<void> => {
+    const secret = await appSecret(deps, connection);
     if (secret) url.searchParams.set('appsecret_proof', appSecretProof(secret, accessToken));
   },
 };
@@ -65,11 +64,11 @@ export function appSecretProof(appSecret: string, accessToken: string): string {
  * other failure to read the connection propagates, since sending no proof could only fail later
  * with a misleading error.
  */
-async function appSecret(context: GatewayContext, parent: IdentityParent): Promise<string | undefined> {
-  const configured = context.services.config.providers.facebook.appSecret;
+async function appSecret(deps: PolicyDeps, connection: string): Promise<string | undefined> {
+  const configured = deps.config.providers.facebook.appSecret;
   if (configured) return configured;
   try {
-    const secret = (await context.services.connections.options(parent.identity.connection)).client_secret;
+    const secret = (await deps.connectionOptions(connection)).client_secret;
     return typeof secret === 'string' && secret ? secret : undefined;
   } catch (error) {
     if (error instanceof ConfigurationError) return undefined;

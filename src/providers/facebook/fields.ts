@@ -1,10 +1,18 @@
 import { builder } from '../../graphql/builder.js';
 import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
-import type { IdentityParent } from '../../graphql/identity.js';
+import { providerGet, type IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate } from '../../graphql/pagination.js';
+import { defineProviderIdentity } from '../../graphql/provider-identity.js';
 import { facebookApi } from './api.js';
-import { FacebookIdentity } from './identity.js';
+
+/** Identities of Auth0's `facebook` strategy. */
+export const FacebookIdentity = defineProviderIdentity({
+  typeName: 'FacebookIdentity',
+  strategies: ['facebook'],
+  description: 'A Facebook account linked through the facebook connection.',
+  userField: { name: 'facebook', description: 'The linked Facebook identity; null when none is linked.' },
+});
 
 /**
  * The Graph API as fields of FacebookIdentity (CONTRACT §5): the user node and the friends edge,
@@ -96,5 +104,5 @@ builder.objectFields(FacebookIdentity, (t) => ({
 }));
 
 function graphGet(context: GatewayContext, parent: IdentityParent, path: string): Promise<unknown> {
-  return context.services.providerApi(facebookApi).get(context, parent, context.services.config.providers.facebook.graphUrl + path);
+  return providerGet(context, parent, facebookApi, context.services.config.providers.facebook.graphUrl + path);
 }

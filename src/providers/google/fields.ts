@@ -1,10 +1,18 @@
 import { builder } from '../../graphql/builder.js';
 import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
-import type { IdentityParent } from '../../graphql/identity.js';
+import { providerGet, type IdentityParent } from '../../graphql/identity.js';
 import { connectionType, paginate } from '../../graphql/pagination.js';
+import { defineProviderIdentity } from '../../graphql/provider-identity.js';
 import { googleApi } from './api.js';
-import { GoogleIdentity } from './identity.js';
+
+/** Identities of Auth0's `google-oauth2` strategy. */
+export const GoogleIdentity = defineProviderIdentity({
+  typeName: 'GoogleIdentity',
+  strategies: ['google-oauth2'],
+  description: 'A Google account linked through the google-oauth2 connection.',
+  userField: { name: 'google', description: 'The linked Google identity; null when none is linked.' },
+});
 
 /**
  * Google's APIs as fields of GoogleIdentity (CONTRACT §5): userinfo, Calendar events and Drive
@@ -133,7 +141,7 @@ builder.objectFields(GoogleIdentity, (t) => ({
 }));
 
 function googleGet(context: GatewayContext, parent: IdentityParent, path: string): Promise<unknown> {
-  return context.services.providerApi(googleApi).get(context, parent, context.services.config.providers.google.apiUrl + path);
+  return providerGet(context, parent, googleApi, context.services.config.providers.google.apiUrl + path);
 }
 
 function eventTime(time: GoogleEventTime | undefined): string | null {

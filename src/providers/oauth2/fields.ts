@@ -2,8 +2,16 @@ import type { GatewayConfig } from '../../config.js';
 import { BadUserInputError, ConfigurationError, UpstreamUnavailableError } from '../../errors.js';
 import { builder } from '../../graphql/builder.js';
 import { upstreamCalls } from '../../graphql/cost.js';
+import { providerGet } from '../../graphql/identity.js';
+import { defineProviderIdentity } from '../../graphql/provider-identity.js';
 import { oauth2Api } from './api.js';
-import { OAuth2Identity } from './identity.js';
+
+/** Identities of custom OAuth 2.0 connections (Auth0 strategy `oauth2`). */
+export const OAuth2Identity = defineProviderIdentity({
+  typeName: 'OAuth2Identity',
+  strategies: ['oauth2'],
+  description: 'An account at a custom OAuth 2.0 provider, linked through a custom social connection.',
+});
 
 /**
  * A custom OAuth 2.0 connection's API as one generic field of OAuth2Identity (CONTRACT §5):
@@ -50,7 +58,7 @@ builder.objectFields(OAuth2Identity, (t) => ({
       const parameters = queryParameters(args.query);
       const { connection } = parent.identity;
       const url = requestUrl(context.services.config, connection, path, parameters);
-      const body = await context.services.providerApi(oauth2Api).get(context, parent, url);
+      const body = await providerGet(context, parent, oauth2Api, url);
       // The HTTP client parses JSON answers; what is still text was not JSON.
       if (typeof body === 'string') throw new UpstreamUnavailableError(oauth2Api.provider, `${connection} did not answer JSON`);
       return body ?? null;
