@@ -3,14 +3,14 @@ import { ProviderSimulator } from './provider-simulator.js';
 import { intParam, randomToken } from './provider-tokens.js';
 
 /**
- * Simulated Bitbucket Cloud (reference/providers.md §C): the Basic-authenticated token endpoint with
- * both refresh-token regimes (the rotating one enforced since 2026-05-04 and the legacy reusable one),
- * `/2.0/user`, `/2.0/user/workspaces`, per-workspace repositories and the 410s of the removed
- * cross-workspace endpoints. Rotation has teeth here: presenting a used refresh token after the
+ * Simulated Bitbucket Cloud (docs/upstream-apis.md#bitbucket): the Basic-authenticated token
+ * endpoint with both refresh-token regimes (the rotating one enforced since 2026-05-04 and the
+ * legacy reusable one), `/2.0/user`, `/2.0/user/workspaces`, per-workspace repositories and the
+ * 410s of the removed cross-workspace endpoints. Rotation has teeth here: presenting a used refresh token after the
  * grace period revokes its whole family, and `familyRevocations` lets tests prove that never happened.
  */
 
-/** A raw repository object as `/2.0/repositories/{workspace}` returns it (C.3). */
+/** A raw repository object as `/2.0/repositories/{workspace}` returns it. */
 export type BitbucketRepository = Record<string, unknown> & {
   name: string;
   full_name: string;
@@ -57,7 +57,7 @@ const ACCESS_LIFETIME = 7200;
 const SCOPE = 'account repository pullrequest';
 const CHANGE_2770 = { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' };
 
-/** Bitbucket's error envelope (C.4). */
+/** Bitbucket's error envelope `{type: 'error', error: {message}}`. */
 function bbError(status: number, message: string, extra: Record<string, unknown> = {}): SimResponse {
   return { status, body: { type: 'error', error: { message, ...extra } } };
 }
@@ -100,7 +100,7 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
     return this.accounts.get(uuid);
   }
 
-  /** POST /site/oauth2/access_token: Basic client auth only, refresh grant in either regime (C.1). */
+  /** POST /site/oauth2/access_token: Basic client auth only, refresh grant in either regime. */
   private token(req: SimRequest): SimResponse {
     const headers = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
     const fail = (status: number, error: string, description: string, extra: Record<string, string> = {}): SimResponse => ({
@@ -146,7 +146,7 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
     return handler(account);
   }
 
-  /** GET /2.0/user (C.2). */
+  /** GET /2.0/user: the account, its uuid in curly braces. */
   private user(account: BitbucketAccount): SimResponse {
     const id = encodeURIComponent(account.uuid);
     return {

@@ -4,7 +4,7 @@ import { ProviderSimulator } from './provider-simulator.js';
 import { intParam, randomToken, type AccessRecord } from './provider-tokens.js';
 
 /**
- * Simulated Facebook Graph API (reference/providers.md §B): `/me`, `/me/friends`, the long-lived
+ * Simulated Facebook Graph API (docs/upstream-apis.md#facebook): `/me`, `/me/friends`, the long-lived
  * token exchange and `debug_token`, under any `/vNN.N` prefix. Facebook has no refresh tokens, so
  * an expired token can only be answered with code 190: that is what makes the gateway ask the user
  * to log in again, and what tests check.
@@ -39,7 +39,7 @@ const REVOKED = {
 };
 const ME_FIELDS = new Set(['id', 'name', 'email', 'picture', 'first_name', 'last_name', 'short_name']);
 
-/** A Graph API error body (B.4) with a fresh `fbtrace_id`. */
+/** A Graph API error body (`OAuthException` unless told otherwise) with a fresh `fbtrace_id`. */
 function graphError(code: number, message: string, type = 'OAuthException', subcode?: number): Record<string, unknown> {
   const error: Record<string, unknown> = { message, type, code };
   if (subcode !== undefined) error.error_subcode = subcode;
@@ -47,7 +47,7 @@ function graphError(code: number, message: string, type = 'OAuthException', subc
   return { error };
 }
 
-/** The exact throttling bodies of reference §B.4, for tests that inject them as faults. */
+/** Facebook's throttling bodies (codes 4, 17, 32, 613; HTTP 400), for tests that inject them as faults. */
 export function facebookRateLimitBody(code: 4 | 17 | 32 | 613): unknown {
   const messages = {
     4: '(#4) Application request limit reached',
@@ -135,7 +135,7 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
     this.invalidateTokens(accountId, 458);
   }
 
-  /** Kills every token issued so far for another B.4 reason: 460 password changed, 467 logged out. */
+  /** Kills every token issued so far for another code 190 reason: 460 password changed, 467 logged out. */
   invalidateTokens(accountId: string, subcode: 458 | 460 | 467): void {
     this.book.revokeAccess(accountId);
     this.revocations.set(accountId, subcode);
@@ -221,7 +221,7 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
     return { data: sub ? Object.fromEntries(Object.entries(data).filter(([k]) => sub.includes(k))) : data };
   }
 
-  /** GET /me/friends: cursor paging (B.3), cursors are base64 friend ids, `next` absent on the last page. */
+  /** GET /me/friends: cursor paging, cursors are base64 friend ids, `next` absent on the last page. */
   private friends(account: FacebookAccount, req: SimRequest): SimResponse {
     const target = req.params[1];
     if (target !== 'me' && target !== account.id) {
@@ -253,7 +253,7 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
     return { status: 200, body: { data, paging, summary } };
   }
 
-  /** GET /oauth/access_token?grant_type=fb_exchange_token: a fresh long-lived token for a still valid one (B.5). */
+  /** GET /oauth/access_token?grant_type=fb_exchange_token: a fresh long-lived token for a still valid one. */
   private exchange(req: SimRequest): SimResponse {
     const q = req.query;
     if (q.get('grant_type') !== 'fb_exchange_token') {

@@ -5,8 +5,8 @@ import { intParam, randomToken } from './provider-tokens.js';
 
 /**
  * Simulated Google: the OAuth token endpoint, OIDC userinfo, Calendar v3 events and Drive v3 files,
- * with the wire details of reference/providers.md §A. Google never rotates refresh tokens, so the
- * token endpoint never returns one; tests rely on that to prove the gateway keeps the original.
+ * with Google's wire details (docs/upstream-apis.md#google). Google never rotates refresh tokens, so
+ * the token endpoint never returns one; tests rely on that to prove the gateway keeps the original.
  */
 
 /** A raw Calendar v3 event object, served as stored. */
@@ -53,7 +53,7 @@ export const GOOGLE_SCOPE =
 const TOKEN_HEADERS = { 'Cache-Control': 'no-cache, no-store, max-age=0, must-revalidate', Pragma: 'no-cache' };
 const ACCESS_LIFETIME = 3599;
 
-/** A googleapis.com JSON error body (A.5 shape). */
+/** A googleapis.com JSON error body: `{error: {code, message, errors: [{domain, reason, …}], status?}}`. */
 function googleError(code: number, message: string, detail: Record<string, string>, status?: string): SimResponse['body'] {
   const error: Record<string, unknown> = { code, message, errors: [{ message: detail.message ?? message, domain: 'global', ...detail }] };
   if (status) error.status = status;
@@ -65,7 +65,7 @@ function invalidParameter(location: string, message = 'Invalid Value'): SimRespo
   return { status: 400, body: googleError(400, message, { reason: 'invalid', message, locationType: 'parameter', location }) };
 }
 
-/** The exact rate-limit bodies of reference §A.5, for tests that inject them as faults. */
+/** Google's rate-limit bodies (403 or 429, domain `usageLimits`), for tests that inject them as faults. */
 export function googleRateLimitBody(kind: 'userRateLimitExceeded' | 'rateLimitExceeded', status: 403 | 429): unknown {
   const message = kind === 'userRateLimitExceeded' ? 'User Rate Limit Exceeded' : 'Rate Limit Exceeded';
   return { error: { errors: [{ domain: 'usageLimits', reason: kind, message }], code: status, message } };
@@ -233,7 +233,7 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     return this.accounts.get(sub);
   }
 
-  /** POST /token: the refresh grant with Google's error bodies (A.1). */
+  /** POST /token: the refresh grant with Google's error bodies; never a new refresh token. */
   private token(req: SimRequest): SimResponse {
     const form = parseFormOrJson(req);
     const basic = basicCredentials(req);
@@ -267,7 +267,7 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     return `${part({ alg: 'RS256', kid: 'sandbox', typ: 'JWT' })}.${part(claims)}.${randomToken(64)}`;
   }
 
-  /** Resolves the bearer token of an API call to its account, or the A.5 401. */
+  /** Resolves the bearer token of an API call to its account, or Google's 401 (`authError`; `required` without one). */
   private authenticate(req: SimRequest): GoogleAccount | SimResponse {
     const check = this.book.checkAccess(bearerToken(req));
     const account = check.state === 'valid' ? this.accounts.get(check.record.accountId) : undefined;
@@ -283,7 +283,7 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     return { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' }, body };
   }
 
-  /** GET userinfo: OIDC claims; its 401 is OAuth-style rather than the googleapis envelope (A.2). */
+  /** GET userinfo: OIDC claims; its 401 is OAuth-style rather than the googleapis envelope. */
   private userinfo(req: SimRequest): SimResponse {
     const account = this.authenticate(req);
     if ('status' in account) {
@@ -297,7 +297,7 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     return { status: 200, body: Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined)) };
   }
 
-  /** GET calendar events: filters, ordering and page tokens of A.3. */
+  /** GET calendar events: Calendar v3's filters, ordering and page tokens. */
   private calendarEvents(req: SimRequest): SimResponse {
     const account = this.authenticate(req);
     if ('status' in account) return account;
@@ -327,7 +327,7 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     return { status: 200, body };
   }
 
-  /** GET drive files: `q`, `orderBy`, `pageSize`, page tokens and the `fields` mask of A.4. */
+  /** GET drive files: `q`, `orderBy`, `pageSize`, page tokens and the `fields` mask, as Drive v3 has them. */
   private driveFiles(req: SimRequest): SimResponse {
     const account = this.authenticate(req);
     if ('status' in account) return account;

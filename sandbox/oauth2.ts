@@ -4,9 +4,9 @@ import { intParam, randomToken } from './provider-tokens.js';
 
 /**
  * A generic RFC 6749 provider, standing in for whatever sits behind an Auth0 custom OAuth2
- * connection (reference/providers.md §E): a refresh-grant token endpoint with §5.1/§5.2 answers and
- * a small JSON API guarded per RFC 6750. Rotation is optional and strict (RFC 9700): a rotated-out
- * refresh token presented again revokes its whole family.
+ * connection (docs/upstream-apis.md#generic-oauth2): a refresh-grant token endpoint with
+ * RFC 6749 §5.1/§5.2 answers and a small JSON API guarded per RFC 6750. Rotation is optional and
+ * strict (RFC 9700): a rotated-out refresh token presented again revokes its whole family.
  */
 
 /** An account of the generic provider: its profile (served at `/api/me`) and a list for `/api/items`. */
@@ -63,7 +63,8 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
     this.clientSecret = options.clientSecret ?? randomToken(24);
     this.options = options;
     this.route('token', 'POST', /^\/oauth\/token$/, (req) => this.token(req));
-    // The Microsoft identity platform's shape of the same grant: /<tenant>/oauth2/v2.0/token (D.1).
+    // The Microsoft identity platform's shape of the same grant: /<tenant>/oauth2/v2.0/token
+    // (docs/upstream-apis.md#microsoft).
     this.route('tenantToken', 'POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (req) => this.token(req));
     this.route('api', 'GET', /^\/api\/(.+)$/, (req) => this.api(req));
   }
@@ -73,7 +74,7 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
     this.resources.set(path.replace(/^\/+/, ''), json);
   }
 
-  /** Authenticates the client per §2.3.1; undefined when fine, else the §5.2 answer. */
+  /** Authenticates the client per RFC 6749 §2.3.1; undefined when fine, else the RFC 6749 §5.2 answer. */
   private authenticateClient(req: SimRequest, form: Record<string, string>): SimResponse | undefined {
     const basic = basicCredentials(req);
     const posted = form.client_secret !== undefined;
@@ -88,7 +89,7 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
     return answer;
   }
 
-  /** POST /oauth/token: the refresh grant (§6) with optional strict rotation. */
+  /** POST /oauth/token: the refresh grant (RFC 6749 §6) with optional strict rotation. */
   private token(req: SimRequest): SimResponse {
     const form = parseFormOrJson(req);
     const clientProblem = this.authenticateClient(req, form);

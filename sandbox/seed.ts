@@ -93,7 +93,7 @@ function calendarEvents(email: string, today: number): GoogleEvent[] {
   return events;
 }
 
-/** The fields every stored event carries (A.3 item shape). */
+/** The fields every stored event carries (a Calendar v3 event item). */
 function baseEvent(email: string, n: number, summary: string, today: number, when: Pick<GoogleEvent, 'start' | 'end'>): GoogleEvent {
   const id = `sbx${digest(`${email}${n}`).slice(0, 23)}`;
   const stamp = new Date(today - 10 * DAY + n * 3_600_000).toISOString();
@@ -139,7 +139,7 @@ function friends(count: number, salt: string): { id: string; name: string }[] {
   return PEOPLE.slice(0, count).map((name) => ({ id: `1015${String(Number.parseInt(digest(salt + name).slice(0, 12), 16)).padStart(13, '0').slice(0, 13)}`, name }));
 }
 
-/** A full C.3 repository object. */
+/** A full repository object as Bitbucket's `/2.0/repositories/{workspace}` returns it. */
 function repository(workspace: { uuid: string; slug: string; name: string }, slug: string, language: string, isPrivate: boolean, updated: number): BitbucketRepository {
   const uuid = braced(`${workspace.slug}/${slug}`);
   const api = `https://api.bitbucket.org/2.0/repositories/${workspace.slug}/${slug}`;

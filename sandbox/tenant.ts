@@ -30,8 +30,8 @@ import {
 /**
  * A simulated Auth0 tenant: the OAuth token endpoint, JWKS and discovery, and the slice of the
  * Management API v2 the gateway reads (users, search, connections). Shapes, status codes, error
- * bodies and rate-limit headers follow /work/shared/reference/auth0.md, so the gateway's Auth0
- * client is exercised against the real contract, quirks included (numeric identity ids, token-less
+ * bodies and rate-limit headers follow docs/upstream-apis.md#auth0, so the gateway's Auth0 client
+ * is exercised against Auth0's real behaviour, quirks included (numeric identity ids, token-less
  * search results, eventual consistency, epoch-second reset headers).
  */
 

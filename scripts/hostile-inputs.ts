@@ -6,10 +6,12 @@ import { createLogger } from '../src/logger.js';
 import { SEED_USERS, startSandbox, type Sandbox } from '../sandbox/index.js';
 
 /**
- * `npm run probe:hostile`: sends the hostile inputs of the hardening work to a gateway on the
- * sandbox, configured as `npm start` is by default (plus the demo's GraphiQL), and prints a
- * Markdown table: what was sent, what the gateway answered, how long it took, and how many
- * upstream calls (at every simulated upstream) it cost. Loopback only; every probe is bounded.
+ * `npm run probe:hostile`: sends hostile inputs (multi-megabyte alias documents without a token,
+ * alias floods of provider fields and user batches, a 5,000-level nesting, an `Origin: null`
+ * request, the GraphiQL page) to a gateway on the sandbox, configured as `npm start` is by default
+ * (plus the demo's GraphiQL), and prints a Markdown table: what was sent, what the gateway
+ * answered, how long it took, and how many upstream calls (at every simulated upstream) it cost.
+ * Loopback only; every probe is bounded.
  */
 
 interface Row {

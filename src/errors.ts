@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 
 /**
- * The one place where user-facing error codes are defined (CONTRACT §6). Everything else throws
+ * The one place where user-facing error codes are defined; clients branch on `extensions.code`, so
+ * the codes are public (the README's error table says when each applies). Everything else throws
  * these classes; anything else that escapes a resolver is an internal failure and yoga masks it.
  * Messages never carry a secret: callers pass only names, never tokens or upstream bodies.
  */

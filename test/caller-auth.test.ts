@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
-// CONTRACT §4: every way a caller token can be wrong is HTTP 401 + UNAUTHENTICATED, and nothing
+// Every way a caller token can be wrong is HTTP 401 + UNAUTHENTICATED, and nothing
 // reaches the Management API for it.
 const ADA = 'google-oauth2|111199914890750704174';
 const ME = '{ me { id } }';

@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
-// CONTRACT §2 and §1 (`npm start`): the environment is validated in one place, and an incomplete or
-// invalid configuration is refused with ONE message naming every missing or invalid variable.
+// The environment (and `.env` in the working directory) is validated in one place, and an incomplete
+// or invalid configuration is refused with ONE message naming every missing or invalid variable:
+// `npm start` must not start half-configured.
 
 const REQUIRED = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET'] as const;
 
@@ -208,7 +209,7 @@ describe('loadConfig: defaults', () => {
   });
 });
 
-describe('loadConfig: hardening variables (issue #7)', () => {
+describe('loadConfig: hardening variables', () => {
   it('defaults to no cross-origin grant, GraphiQL off, a 256 KiB body, 100 upstream calls and the document limits', () => {
     expect(loadConfig(VALID)).toMatchObject({
       corsOrigins: [],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { estimateUpstreamCalls } from '../src/graphql/cost.js';
 import { schema } from '../src/graphql/schema.js';
 
-// Issue #7 §3: what an operation can cost upstream, estimated before execution from the costs the
+// What an operation can cost upstream, estimated before execution from the costs the
 // schema's fields declare. A pure function of the schema, the document and the variables: no Redis.
 
 const estimate = (query: string, variables: Record<string, unknown> = {}, operationName?: string) =>

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// Issue #7 §2, §3 and §8: no caller can turn one request into thousands of upstream calls. Probes
-// from the issue, each counted at the fakes: 500 aliases of calendarEvents (500 Google calls
-// before), 2,000 aliases of OAuth2Identity.request (2,000 calls), three aliases of users(ids:)
-// with 100 unknown ids each (306 Management calls). The alias limit refuses them first; a gateway
-// with the alias and token limits raised shows the upstream budget refusing them on its own.
+// No caller can turn one request into thousands of upstream calls. Probes that used to get through,
+// each counted at the fakes: 500 aliases of calendarEvents (500 Google calls before), 2,000 aliases
+// of OAuth2Identity.request (2,000 calls), three aliases of users(ids:) with 100 unknown ids each
+// (306 Management calls). The alias limit refuses them first; a gateway with the alias and token
+// limits raised shows the upstream budget refusing them on its own.
 
 let h: Harness;
 /** The same sandbox and store, with the document limits out of the way, so the budget is what refuses. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS, startSandbox, type Sandbox } from '../sandbox/index.js';
 
-// Issue #7 §1 and §8: nobody without a token can hurt the gateway. The gateway runs as `npm start`
+// Nobody without a token can hurt the gateway. The gateway runs as `npm start`
 // runs it (node dist/main.js), in a process of its own, so its memory can be read from /proc and
 // nothing the test allocates muddies it. Probes: multi-megabyte alias documents without a token
 // (each took 15-21 s and four killed the process before), a schema probe, and oversized bodies

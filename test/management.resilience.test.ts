@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #2 §4: 429s wait for Auth0's reset (bounded), 5xx and timeouts are retried a bounded
+// 429s wait for Auth0's reset (bounded), 5xx and timeouts are retried a bounded
 // number of times, and what still fails nulls only the field that needed it.
 
 const RATE_LIMITED = { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' };

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// Issue #2 §4: the client-credentials token is cached until shortly before expiry with one
+// The client-credentials token is cached until shortly before expiry with one
 // request in flight, and shared (sealed) through Redis so N instances fetch it once.
 
 describe('Management API token across instances', () => {

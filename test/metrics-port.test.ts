@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #7 §6: METRICS_PORT moves /metrics to a listener of its own, so operators can keep it off
+// METRICS_PORT moves /metrics to a listener of its own, so operators can keep it off
 // the public port. The gateway builds that listener; `npm start` listens on METRICS_PORT, the test
 // on a free port.
 

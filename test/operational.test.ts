@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { runGateway, startHarness, type Harness } from './helpers/harness.js';
 
-// CONTRACT §3: the HTTP surface besides the schema. Health, readiness (Redis-aware) and metrics need
-// no caller token; GraphQL is served over POST and GET, GraphiQL to browsers; malformed requests are
+// The HTTP surface besides the schema: `/healthz`, `/readyz` (Redis-aware) and `/metrics` need no
+// caller token; GraphQL is served over POST and GET, GraphiQL to browsers; malformed requests are
 // the client's fault (4xx), never the gateway's (5xx), and never take the process down.
 
 const ADA = SEED_USERS.ada;

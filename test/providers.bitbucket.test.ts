@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
-// Issue #4: Bitbucket's account, workspaces and repositories as typed fields, paginated over
+// Bitbucket's account, workspaces and repositories as typed fields, paginated over
 // Bitbucket's numbered pages, deduplicated per request, and failing alone with a precise code.
 
 type Connection<T> = { edges: { cursor: string; node: T }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };

@@ -4,9 +4,10 @@ import { facebookRateLimitBody } from '../sandbox/facebook.js';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
-// Issue #4: the Facebook Graph API as fields of FacebookIdentity, against the simulated Graph API
-// (reference/providers.md §B). Every count below is read from the fake. The test that kills Ada's
-// Facebook token runs last, since the gateway then remembers the token as dead.
+// The Facebook Graph API as fields of FacebookIdentity, against the simulated Graph API
+// (sandbox/facebook.ts, docs/upstream-apis.md#facebook). Every count below is read from the fake.
+// The test that kills Ada's Facebook token runs last, since the gateway then remembers the token as
+// dead.
 
 interface FriendsPage {
   edges: { cursor: string; node: { id: string; name: string | null } }[];

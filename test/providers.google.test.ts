@@ -3,7 +3,7 @@ import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { googleRateLimitBody } from '../sandbox/google.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
-// Issue #4: Google's userinfo, Calendar and Drive as typed fields, paginated to the end,
+// Google's userinfo, Calendar and Drive as typed fields, paginated to the end,
 // deduplicated per request, and failing alone with a precise code.
 
 type Connection<T> = { edges: { cursor: string; node: T }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };

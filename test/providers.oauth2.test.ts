@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
-// Issue #4: a custom OAuth 2.0 connection's API through OAuth2Identity.request(path, query): JSON
+// A custom OAuth 2.0 connection's API through OAuth2Identity.request(path, query): JSON
 // answers, paths that cannot leave apiUrl (refused before anything is sent), RFC 6750 errors,
 // a 1 MiB cap, and one request per distinct GET.
 

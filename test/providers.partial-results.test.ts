@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #4 goal: a frontend asks every linked provider in one query; one provider's failure
+// A frontend asks every linked provider in one query; one provider's failure
 // nulls only its field, with a precise code, and every other field still arrives.
 
 const ALL_PROVIDERS = `{

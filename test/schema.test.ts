@@ -15,8 +15,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { printGatewaySchema } from '../src/graphql/schema.js';
 
-// The committed SDL is the public schema (CONTRACT §5): it must be what the code builds
-// (`npm run schema:check`), carry the contract's types exactly, and document itself (STYLE).
+// The committed SDL is the public schema clients build against: it must be what the code builds
+// (`npm run schema:check`), carry the promised types, fields, arguments and defaults exactly, and
+// document itself (a description on every field, so the SDL is the API reference).
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SDL_PATH = path.join(ROOT, 'schema/schema.graphql');
@@ -65,7 +66,7 @@ describe('committed SDL', () => {
   });
 });
 
-describe('schema matches CONTRACT §5', () => {
+describe('schema has the promised public types', () => {
   it('has the scalars DateTime and JSON', () => {
     expect(schema.getType('DateTime')).toBeInstanceOf(GraphQLScalarType);
     expect(schema.getType('JSON')).toBeInstanceOf(GraphQLScalarType);
@@ -145,7 +146,7 @@ describe('schema matches CONTRACT §5', () => {
     }
   });
 
-  it('has the token fields of issue #3', () => {
+  it('has the token fields (enterpriseConnection, accessToken, adminToken)', () => {
     expect(argsOf(objectType('Query'), 'enterpriseConnection')).toEqual({ name: 'String!' });
     expect(typeOf(objectType('Query'), 'enterpriseConnection')).toBe('EnterpriseConnection');
     expect(typeOf(interfaceType('Identity'), 'accessToken')).toBe('String');
@@ -155,7 +156,7 @@ describe('schema matches CONTRACT §5', () => {
     expect([typeOf(connection, 'adminToken'), typeOf(connection, 'adminAccessToken')]).toEqual(['TokenStatus', 'String']);
   });
 
-  it('has the provider fields of issue #4 with their exact arguments', () => {
+  it('has the provider fields with their exact arguments', () => {
     const google = objectType('GoogleIdentity');
     expect(typeOf(google, 'profile')).toBe('GoogleProfile');
     expect(typeOf(google, 'calendarEvents')).toBe('GoogleCalendarEventConnection');
@@ -170,7 +171,7 @@ describe('schema matches CONTRACT §5', () => {
     expect(argsOf(bitbucket, 'repositories')).toEqual({ workspace: 'String!', first: 'Int', after: 'String' });
     expect(argsOf(objectType('OAuth2Identity'), 'request')).toEqual({ path: 'String!', query: 'JSON' });
     expect(typeOf(objectType('OAuth2Identity'), 'request')).toBe('JSON');
-    // Defaults of CONTRACT §5.
+    // The promised page-size defaults: 10, except Facebook friends' 25.
     const defaultOf = (type: GraphQLObjectType, fieldName: string, arg: string) => field(type, fieldName).args.find((a) => a.name === arg)?.defaultValue;
     expect([defaultOf(google, 'calendarEvents', 'first'), defaultOf(google, 'driveFiles', 'first'), defaultOf(facebook, 'friends', 'first')]).toEqual([10, 10, 25]);
     expect([defaultOf(bitbucket, 'workspaces', 'first'), defaultOf(bitbucket, 'repositories', 'first')]).toEqual([10, 10]);
@@ -198,7 +199,7 @@ describe('schema matches CONTRACT §5', () => {
   });
 });
 
-describe('the SDL documents itself (STYLE)', () => {
+describe('the SDL documents itself', () => {
   const userTypes = Object.values(schema.getTypeMap()).filter((type) => !type.name.startsWith('__'));
 
   it('describes every field of every object and interface type', () => {

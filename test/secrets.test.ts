@@ -4,11 +4,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// CONTRACT §6, the hard rule: no response, error message, log line, metric label or Redis value ever
+// The hard rule on secrets: no response, error message, log line, metric label or Redis value ever
 // contains a provider access token, refresh token, client secret or the Management API token in
-// clear text. We drive a varied set of operations (successes, caller-auth failures, Management API
-// faults, a gateway with a wrong client secret) through gateways logging at debug level, then search
-// every surface for every secret in play.
+// clear text (only `Identity.accessToken` and `EnterpriseConnection.adminAccessToken` return a
+// provider access token, to callers holding the scopes; refresh tokens never leave). We drive a
+// varied set of operations (successes, caller-auth failures, Management API faults, a gateway with
+// a wrong client secret) through gateways logging at debug level, then search every surface for
+// every secret in play.
 
 const USER_FIELDS = `
   id email name picture
@@ -266,7 +268,7 @@ describe('the scenario covers successes and every kind of failure', () => {
   });
 });
 
-describe('no secret in clear text (CONTRACT §6)', () => {
+describe('no secret in clear text', () => {
   it('(the search itself finds a whole, a truncated and a JWT-signature-only secret)', () => {
     const { clientSecret, issuedManagementTokens } = h.sandbox.tenant;
     expect(leaks([`{"msg":"x ${clientSecret}"}`])).toHaveLength(1);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// Issue #3 §4/§5: Bitbucket rotates the refresh token on every use and, with reuse detection, a
+// Bitbucket rotates the refresh token on every use and, with reuse detection, a
 // refresh token presented twice revokes the whole family. Across several expiries and several
 // instances the gateway must present each refresh token exactly once and keep the rotated one.
 //

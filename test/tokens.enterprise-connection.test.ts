@@ -3,7 +3,7 @@ import type { IssuedTokens } from '../sandbox/provider-tokens.js';
 import type { RawConnection } from '../sandbox/tenant.js';
 import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #3: `enterpriseConnection(name)` (read:connections) reads the Auth0 connection; its admin
+// `enterpriseConnection(name)` (read:connections) reads the Auth0 connection; its admin
 // tokens (`options.admin_access_token`, `admin_refresh_token`, `admin_access_token_expiresin` as an
 // ISO date) show as a TokenStatus, and `adminAccessToken` (also read:user_idp_tokens) is a valid,
 // renewed-when-needed token. Google Workspace (`google-apps`) admin tokens renew at Google.

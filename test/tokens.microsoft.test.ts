@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #3 §4: Microsoft (waad) renews at <MICROSOFT_LOGIN_URL>/<tenant>/oauth2/v2.0/token with
+// Microsoft (waad) renews at <MICROSOFT_LOGIN_URL>/<tenant>/oauth2/v2.0/token with
 // the connection's credentials, and keeps the new refresh token it returns every time. The
 // generic OAuth2 fake stands in for the Microsoft identity platform on that path.
 

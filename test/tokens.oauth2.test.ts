@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #3: custom OAuth 2.0 connections (Auth0 strategy `oauth2`) renew per RFC 6749 §6 at the
+// Custom OAuth 2.0 connections (Auth0 strategy `oauth2`) renew per RFC 6749 §6 at the
 // token URL of the Auth0 connection (`options.tokenURL`) with its client credentials, keep a
 // rotated refresh token (a rotated-out one presented again revokes the whole family at a strict
 // server), and authenticate the client with HTTP Basic when OAUTH2_CONNECTIONS says `clientAuth: basic`.

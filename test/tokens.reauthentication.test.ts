@@ -3,7 +3,7 @@ import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import type { IssuedTokens } from '../sandbox/provider-tokens.js';
 import { errorCodes, postGraphQL, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
 
-// Issue #3: a field that needs a provider token gets a valid one if one can exist, with the fewest
+// A field that needs a provider token gets a valid one if one can exist, with the fewest
 // upstream calls correctness allows, and otherwise a precise, machine-readable reason. Renewal on
 // expiry, the re-auth decision after `invalid_grant` (re-read Auth0 once, adopt a newer sign-in,
 // else REAUTHENTICATION_REQUIRED remembered briefly), Facebook without refresh, `invalid_client`,

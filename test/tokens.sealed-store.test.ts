@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #3 §2 and the hard rule of CONTRACT §6: every token record in Redis is sealed
+// No token is ever in Redis in clear text: every token record there is sealed
 // (AES-256-GCM); TOKEN_ENCRYPTION_KEY may list several keys: the first seals, all open.
 
 const ALL_TOKENS = '{ me { identities { provider accessToken } } }';

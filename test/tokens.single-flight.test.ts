@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// Issue #3 §5: one refresh per identity at a time, within a process and across instances that
+// One refresh per identity at a time, within a process and across instances that
 // share one Redis. Grace's Google token is seeded expired, so every request below needs a renewal.
 
 const QUERY = '{ me { id google { accessToken } } }';

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, runGateway, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
-// Issue #3: a lock or Redis failure is UPSTREAM_UNAVAILABLE, never REAUTHENTICATION_REQUIRED (a false
-// "reconnect" prompt is the pain point of prior art), and no refresh is sent that could not be
-// coordinated; user reads degrade to the Management API without the cache. Without REDIS_URL the
-// in-memory store still renews once per identity.
+// A lock or Redis failure is UPSTREAM_UNAVAILABLE, never REAUTHENTICATION_REQUIRED (a false
+// "reconnect" prompt sends users through consent again for an outage they cannot fix), and no
+// refresh is sent that could not be coordinated; user reads degrade to the Management API without
+// the cache. Without REDIS_URL the in-memory store still renews once per identity.
 
 type GoogleAnswer = { me: { id: string; google: { accessToken: string | null } | null } };
 
@@ -136,7 +136,7 @@ describe('with Redis unreachable', () => {
   // and ioredis' default retryStrategy (min(n*50 ms, 2 s)) parks every command until the next reconnect
   // attempt fails, so each store operation waits up to 2 s and a request several seconds before its
   // UPSTREAM_UNAVAILABLE (user reads, which only use the cache, too). Remove `.fails` once fixed.
-  it('logs the store failures as error objects, with their stacks (issue #7 §7)', () => {
+  it('logs the store failures as error objects, with their stacks', () => {
     const failures = gateway.logs.map((line) => JSON.parse(line) as { event?: string; err?: { message?: string; stack?: string } }).filter((entry) => entry.err);
     expect(failures.length).toBeGreaterThan(0);
     for (const entry of failures) {

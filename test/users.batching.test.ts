@@ -3,7 +3,7 @@ import { SEED_USERS } from '../sandbox/index.js';
 import type { RawUser } from '../sandbox/tenant.js';
 import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
-// Issue #2 §4: a batch of users costs one search per chunk plus one GET per id the (eventually
+// A batch of users costs one search per chunk plus one GET per id the (eventually
 // consistent) search missed; repeated queries are answered from the cache. Counted on the fake.
 
 let h: Harness;

@@ -23,9 +23,10 @@ export interface CallerVerifierOptions {
 }
 
 /**
- * Verifies callers' Auth0 access tokens (CONTRACT §4, reference/auth0.md §8): RS256 only, keys
- * from the tenant's JWKS (cached, and fetched again when a token names an unknown `kid`, which is
- * how Auth0 key rotation shows up), `iss` with its trailing slash, `aud` containing our API.
+ * Verifies callers' Auth0 access tokens (docs/upstream-apis.md#auth0-caller-access-tokens); any
+ * failure is a 401 UNAUTHENTICATED. RS256 only, keys from the tenant's JWKS (cached, and fetched
+ * again when a token names an unknown `kid`, which is how Auth0 key rotation shows up), `iss` with
+ * its trailing slash, `aud` containing our API.
  * Restricting the algorithm list is what refuses `alg: none` and HS256 tokens keyed with the
  * public key.
  */

@@ -20,7 +20,7 @@ export interface ManagementClientDeps {
 }
 
 /**
- * Calls the Auth0 Management API (reference/auth0.md §2–§6). Every call goes through one queue that
+ * Calls the Auth0 Management API (docs/upstream-apis.md#auth0). Every call goes through one queue that
  * caps concurrency and calls per second, so a burst of GraphQL requests is smoothed instead of
  * tripping the tenant's limit (Free: 2 req/s). The queue also listens to Auth0: when a response
  * says the bucket is empty, it pauses until `x-ratelimit-reset`, so the gateway adapts to whatever

@@ -1,6 +1,7 @@
 /**
- * Shapes of what the Auth0 Management API returns (reference/auth0.md §2, §6), as far as the
- * gateway reads them. Everything else a tenant sends is ignored.
+ * Shapes of what the Auth0 Management API returns for users and connections
+ * (docs/upstream-apis.md#auth0-users and #auth0-connections), as far as the gateway reads them.
+ * Everything else a tenant sends is ignored.
  */
 
 /** An identity as Auth0 sends it; `user_id` is a number for some providers (GitHub). */

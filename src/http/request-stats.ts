@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttemptReport } from './upstream.js';
 
-/** Upstream activity of one GraphQL request, per upstream (CONTRACT-adjacent: `extensions.upstream`). */
+/** Upstream activity of one GraphQL request, per upstream (`extensions.upstream`, on `x-upstream-stats: 1`). */
 export interface UpstreamStats {
   /** HTTP attempts sent, retries included. */
   requests: number;

@@ -14,7 +14,7 @@ export interface OperationalEndpointsOptions {
 }
 
 /**
- * The endpoints of CONTRACT §3 besides GraphQL: `/healthz` (the process runs), `/readyz` (Redis,
+ * The public HTTP endpoints besides GraphQL: `/healthz` (the process runs), `/readyz` (Redis,
  * if configured, answers; load balancers stop sending traffic otherwise) and `/metrics`
  * (Prometheus text format). They answer before any GraphQL processing and need no caller token.
  */

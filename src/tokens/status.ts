@@ -1,6 +1,6 @@
 import type { IdentityRecord } from '../auth0/user-record.js';
 
-/** The states of CONTRACT §5 `TokenState`. */
+/** The states of the public `TokenState` enum (schema/schema.graphql); clients branch on them. */
 export type TokenState = 'VALID' | 'EXPIRED' | 'REAUTHENTICATION_REQUIRED' | 'UNKNOWN';
 
 /** What is known about an identity's provider token; never the token itself. */

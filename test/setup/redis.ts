@@ -1,5 +1,6 @@
 /**
- * vitest globalSetup: provides the Redis server the whole test run talks to (CONTRACT §7).
+ * vitest globalSetup: provides the Redis server the whole test run talks to (`npm test` runs against
+ * a real Redis, never a mock).
  *
  * 1. `redis-server` on PATH: start a private one on a free loopback port (no persistence, files in a
  *    temporary directory), stop it when the run ends — also when the run is interrupted.
