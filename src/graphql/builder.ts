@@ -24,12 +24,12 @@ export interface GatewayTypes {
 export type GatewaySchemaTypes = PothosSchemaTypes.ExtendDefaultTypes<GatewayTypes>;
 
 /**
- * The one Pothos builder. Scopes (CONTRACT §4): `scope` checks a granted scope by name and
- * `person` refuses machine-to-machine callers. A failed check becomes FORBIDDEN on that field only,
- * naming the scope the caller lacks.
+ * The one Pothos builder. Scopes (granted: the token's `scope` claim plus its `permissions`
+ * array): `scope` checks a granted scope by name and `person` refuses machine-to-machine callers.
+ * A failed check becomes FORBIDDEN on that field only, naming the scope the caller lacks.
  */
 export const builder = new SchemaBuilder<GatewayTypes>({
-  // Non-null unless a field says otherwise, so the SDL states exactly what CONTRACT §5 promises.
+  // Non-null unless a field says otherwise, so the SDL states exactly what the published schema promises.
   defaultFieldNullability: false,
   // Order: scope-auth checks a field before the dataloader plugin loads what it resolves to.
   plugins: [ScopeAuthPlugin, DataloaderPlugin, RelayPlugin],

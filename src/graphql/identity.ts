@@ -25,7 +25,7 @@ export const freshUsersLoader = createContextCache(
     ),
 );
 
-/** The GraphQL enum of CONTRACT §5 `TokenState`. */
+/** The GraphQL enum `TokenState`: VALID, EXPIRED, REAUTHENTICATION_REQUIRED, UNKNOWN. */
 export const TokenState = builder.enumType('TokenState', {
   description: 'What the gateway knows about an identity provider token.',
   values: {
@@ -54,7 +54,7 @@ export function registerIdentityType(strategies: readonly string[], type: Object
   for (const strategy of strategies) typesByStrategy.set(strategy, type);
 }
 
-/** The interface every identity type implements (CONTRACT §5). */
+/** The interface every identity type implements (provider, connection, userId, isSocial, token, accessToken). */
 export const Identity = builder.interfaceRef<IdentityParent>('Identity').implement({
   description: 'A way the user signs in: an Auth0 connection and the account at its provider.',
   resolveType: ({ identity }): string => (typesByStrategy.get(identity.provider) ?? GenericIdentity).name,

@@ -10,7 +10,7 @@ import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { TokenBroker, TokenSubject } from '../tokens/broker.js';
 import type { PolicyDeps } from '../tokens/policy.js';
 
-/** How a provider's error answer is to be understood (from its real error bodies, reference/providers.md). */
+/** How a provider's error answer is to be understood (from its real error bodies; see docs/upstream-apis.md). */
 export type ProviderFailure =
   /** The access token was refused: renew once and retry once. */
   | { kind: 'unauthorized' }

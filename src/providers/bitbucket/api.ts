@@ -1,7 +1,7 @@
 import type { UpstreamResponse } from '../../http/upstream.js';
 import { retryAfterSeconds, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
 
-/** Bitbucket's error envelope (reference/providers.md C.4). */
+/** Bitbucket's error envelope, `{"type":"error","error":{"message"}}`. */
 interface BitbucketErrorBody {
   type?: string;
   error?: { message?: unknown; detail?: unknown; data?: { announcement_url?: unknown } };
@@ -12,7 +12,7 @@ const MAX_MESSAGE_LENGTH = 200;
 
 /**
  * Bitbucket Cloud's 2.0 API and its error envelope `{"type":"error","error":{"message",…}}`
- * (reference/providers.md C.4). A 403 and a 404 both mean "not visible to this account" (Bitbucket
+ * (docs/upstream-apis.md#bitbucket). A 403 and a 404 both mean "not visible to this account" (Bitbucket
  * answers 404 for a workspace the user cannot see), so the field is null. A 410 is an endpoint
  * Atlassian withdrew (CHANGE-2770): retrying cannot help, but it is not the caller's fault either.
  * Bitbucket's Retry-After on 429 is unconfirmed, so a limit without one suggests 60 s.

@@ -16,7 +16,7 @@ export const BitbucketIdentity = defineProviderIdentity({
 });
 
 /**
- * Bitbucket Cloud's API as fields of BitbucketIdentity (CONTRACT §5): the account, the workspaces
+ * Bitbucket Cloud's API as fields of BitbucketIdentity: the account, the workspaces
  * the user belongs to and a workspace's repositories. Lists are Relay connections over Bitbucket's
  * numbered pages. The cross-workspace endpoints (`/workspaces`, `/repositories`) answer 410 since
  * CHANGE-2770, so workspaces come from `/user/workspaces` and repositories are asked per workspace.
@@ -50,7 +50,7 @@ interface RepositoryBody {
   links?: { html?: { href?: string } };
 }
 
-/** Bitbucket's paging envelope (reference/providers.md C.3). */
+/** Bitbucket's paging envelope (`values`, `page`, `pagelen` at most 100, `next` absent on the last page). */
 interface PageBody<T> {
   pagelen?: number;
   page?: number;

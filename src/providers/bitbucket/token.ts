@@ -2,7 +2,7 @@ import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
 
 /**
  * Bitbucket Cloud renews with HTTP Basic client authentication and, since 2026-05-04, rotates the
- * refresh token on every use (reference/providers.md C.1); the broker stores the new one first.
+ * refresh token on every use (docs/upstream-apis.md#bitbucket); the broker stores the new one first.
  */
 export const bitbucketTokenPolicy: TokenPolicy = {
   strategies: ['bitbucket'],

@@ -8,7 +8,7 @@ interface GraphErrorBody {
   error?: { message?: string; type?: string; code?: number; error_subcode?: number };
 }
 
-// Codes that mean "this access token is dead" (reference/providers.md B.4): 190 with any subcode;
+// Codes that mean "this access token is dead" (docs/upstream-apis.md#facebook): 190 with any subcode;
 // Facebook's error-handling guide says to treat 102 ("API session") exactly like it.
 const TOKEN_CODES = new Set([102, 190]);
 // Throttling: app (4), user (17), page (32), per-API (613) and the business-use-case range.
@@ -22,8 +22,8 @@ const TOKEN_IN_TEXT = /EAA[A-Za-z0-9]{10,}/g;
 
 /**
  * The Facebook Graph API and its error object `{"error":{"message","type","code","error_subcode"}}`,
- * which it sends with HTTP 400 whatever went wrong (B.4): the code, not the status, says what it is.
- * Requests are signed with `appsecret_proof` whenever the app secret is known (B.6).
+ * which it sends with HTTP 400 whatever went wrong: the code, not the status, says what it is.
+ * Requests are signed with `appsecret_proof` whenever the app secret is known (docs/upstream-apis.md#facebook).
  */
 export const facebookApi: ProviderApiDefinition = {
   provider: 'facebook',
@@ -37,7 +37,7 @@ export const facebookApi: ProviderApiDefinition = {
     }
     if (response.status === 429) return { kind: 'rate_limited', retryAfter: facebookRetryAfter(response) };
     if (response.status === 404) return { kind: 'not_found' };
-    // A missing or wrong appsecret_proof is the gateway's setup, not the caller's arguments (B.6).
+    // A missing or wrong appsecret_proof (code 100) is the gateway's setup, not the caller's arguments.
     if (code === 100 && /appsecret_proof/i.test(error?.message ?? '')) {
       return { kind: 'misconfigured', detail: 'Facebook refused the appsecret_proof (check FACEBOOK_APP_SECRET or the connection client_secret)' };
     }
@@ -52,7 +52,7 @@ export const facebookApi: ProviderApiDefinition = {
   },
 };
 
-/** `appsecret_proof` of B.6: hex HMAC-SHA256 of the access token keyed by the app secret. */
+/** `appsecret_proof`: the hex HMAC-SHA256 of the access token, keyed by the app secret. */
 export function appSecretProof(appSecret: string, accessToken: string): string {
   return createHmac('sha256', appSecret).update(accessToken).digest('hex');
 }

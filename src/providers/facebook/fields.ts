@@ -15,8 +15,9 @@ export const FacebookIdentity = defineProviderIdentity({
 });
 
 /**
- * The Graph API as fields of FacebookIdentity (CONTRACT §5): the user node and the friends edge,
- * a Relay connection over Facebook's `after` cursors (reference/providers.md B.2, B.3).
+ * The Graph API as fields of FacebookIdentity: the user node (`/me` answers only id and name unless
+ * fields are asked for) and the friends edge, a Relay connection over Facebook's `after` cursors
+ * (no `next` on the last page; docs/upstream-apis.md#facebook).
  */
 
 interface FacebookUser {

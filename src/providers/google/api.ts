@@ -10,7 +10,7 @@ const RATE_LIMIT_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded'
 
 /**
  * Google's JSON APIs (userinfo, Calendar v3, Drive v3) and their error envelope
- * `{"error":{"code","message","errors":[{"reason"}],"status"}}` (reference/providers.md A.5).
+ * `{"error":{"code","message","errors":[{"reason"}],"status"}}` (docs/upstream-apis.md#google).
  * Google documents backoff but no Retry-After, so a limit without one suggests 10 s.
  */
 export const googleApi: ProviderApiDefinition = {

@@ -15,7 +15,7 @@ export const GoogleIdentity = defineProviderIdentity({
 });
 
 /**
- * Google's APIs as fields of GoogleIdentity (CONTRACT §5): userinfo, Calendar events and Drive
+ * Google's APIs as fields of GoogleIdentity: userinfo, Calendar events and Drive
  * files, each a typed GraphQL object; lists are Relay connections over Google's `pageToken`.
  */
 
@@ -48,7 +48,7 @@ interface GoogleFile {
   modifiedTime?: string;
 }
 
-// Google's page-size maxima (reference/providers.md A.3, A.4).
+// Google's page-size maxima: Calendar's maxResults at most 2500, Drive's pageSize at most 1000.
 const CALENDAR_MAX_RESULTS = 2500;
 const DRIVE_MAX_PAGE_SIZE = 1000;
 // Drive returns only kind,id,name,mimeType unless asked: ask for exactly what the type exposes.

@@ -2,7 +2,7 @@ import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
 
 /**
  * Google renews with the form-encoded refresh grant, client credentials in the body, and never
- * sends a new refresh token (reference/providers.md A.1). A refresh token is issued only with
+ * sends a new refresh token (docs/upstream-apis.md#google). A refresh token is issued only with
  * `access_type=offline` and a consent prompt, so a user sent back must get both. Google Workspace
  * (`google-apps`) admin tokens renew the same way.
  */

@@ -3,7 +3,7 @@ import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
 /**
  * Microsoft identity platform (Entra ID `waad`, personal accounts `windowslive`): the tenant's v2.0
  * token endpoint, credentials in the body; every refresh returns a new refresh token, which the
- * broker keeps (reference/providers.md D.1).
+ * broker keeps (docs/upstream-apis.md#microsoft).
  */
 export const microsoftTokenPolicy: TokenPolicy = {
   strategies: ['waad', 'windowslive'],

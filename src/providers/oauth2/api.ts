@@ -13,7 +13,7 @@ const MAX_MESSAGE_LENGTH = 200;
 
 /**
  * Whatever API sits behind a custom OAuth 2.0 connection. Only RFC 6750 is common ground
- * (reference/providers.md E): 401 with `WWW-Authenticate: Bearer error="invalid_token"` for a
+ * (docs/upstream-apis.md#generic-oauth2): 401 with `WWW-Authenticate: Bearer error="invalid_token"` for a
  * refused token, 403 `insufficient_scope`, 400 `invalid_request`. Answers are capped at 1 MiB, since
  * callers choose the path and the gateway holds whole bodies in memory.
  */

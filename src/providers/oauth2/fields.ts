@@ -14,7 +14,7 @@ export const OAuth2Identity = defineProviderIdentity({
 });
 
 /**
- * A custom OAuth 2.0 connection's API as one generic field of OAuth2Identity (CONTRACT §5):
+ * A custom OAuth 2.0 connection's API as one generic field of OAuth2Identity:
  * `request(path, query)` GETs `<apiUrl><path>` with the user's token. The caller picks the path,
  * so the path is checked strictly before anything is sent: the token must reach only URLs under
  * the connection's configured `apiUrl`, whatever a caller, a proxy or the upstream's own path
