@@ -126,7 +126,7 @@ function selectEvents(events: GoogleEvent[], query: URLSearchParams): GoogleEven
       eventTime(e.end) > min &&
       eventTime(e.start) < max &&
       (showDeleted || e.status !== 'cancelled') &&
-      (!text || `${e.summary ?? ''} ${String(e.description ?? '')}`.toLowerCase().includes(text)),
+      (!text || `${e.summary ?? ''} ${typeof e.description === 'string' ? e.description : ''}`.toLowerCase().includes(text)),
   );
   if (orderBy === 'startTime') selected.sort((a, b) => eventTime(a.start) - eventTime(b.start));
   if (orderBy === 'updated') selected.sort((a, b) => Date.parse(a.updated ?? '') - Date.parse(b.updated ?? ''));
@@ -360,7 +360,7 @@ function sortFiles(files: GoogleFile[], orderBy: string | null): boolean {
   const keys = orderBy.split(',').map((k) => k.trim().split(/\s+/));
   if (!keys.every(([key, dir]) => ['name', 'modifiedTime', 'createdTime', 'folder'].includes(key ?? '') && (!dir || dir === 'desc'))) return false;
   const value = (file: GoogleFile, key: string): string =>
-    key === 'folder' ? String(file.mimeType !== 'application/vnd.google-apps.folder') : String(file[key] ?? '');
+    key === 'folder' ? String(file.mimeType !== 'application/vnd.google-apps.folder') : text(file[key]);
   files.sort((a, b) => {
     for (const [key = '', dir] of keys) {
       const order = value(a, key).localeCompare(value(b, key));
@@ -375,4 +375,9 @@ function sortFiles(files: GoogleFile[], orderBy: string | null): boolean {
 function pick(source: Record<string, unknown>, keys: string[] | undefined): Record<string, unknown> {
   const entries = Object.entries(source).filter(([k, v]) => v !== undefined && (!keys || keys.includes(k)));
   return Object.fromEntries(entries);
+}
+
+/** A field value as text for filtering: strings as they are, numbers and booleans printed, anything else empty. */
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }

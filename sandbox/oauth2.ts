@@ -24,8 +24,8 @@ export interface OAuth2Options {
   rotate?: boolean;
 }
 
-/** A test-provided resource: fixed JSON, or computed per request from the caller's account and query. */
-export type OAuth2Resource = unknown | ((account: OAuth2Account, query: URLSearchParams) => unknown);
+/** A test-provided resource: fixed JSON, or a function `(account: OAuth2Account, query: URLSearchParams) => unknown` computed per request. */
+export type OAuth2Resource = unknown;
 
 const ACCESS_LIFETIME = 3600;
 const SCOPE = 'profile items:read';

@@ -172,7 +172,7 @@ function valuesAt(record: unknown, path: string[]): unknown[] {
 
 /** Compares one stored value with a query value; emails are case-insensitive as Auth0 lowercases them. */
 function valueMatches(field: string, stored: unknown, wanted: QueryValue): boolean {
-  if (typeof stored === 'object') return false;
+  if (typeof stored !== 'string' && typeof stored !== 'number' && typeof stored !== 'boolean') return false;
   const fold = field === 'email' || field.endsWith('.email');
   const actual = fold ? String(stored).toLowerCase() : String(stored);
   const text = fold ? wanted.text.toLowerCase() : wanted.text;

@@ -145,8 +145,8 @@ function describe(status: number, text: string): string {
     const error = body.errors?.[0];
     if (!error) return `${status}, data`;
     const { code, cost, limit } = error.extensions ?? {};
-    const extra = cost !== undefined ? ` (cost ${String(cost)}, limit ${String(limit)})` : '';
-    return `${status} ${String(code ?? '')}${extra}: ${error.message.slice(0, 70)}${body.data ? ', with data' : ''}`;
+    const extra = typeof cost === 'number' ? ` (cost ${cost}, limit ${typeof limit === 'number' ? limit : '?'})` : '';
+    return `${status} ${typeof code === 'string' ? code : ''}${extra}: ${error.message.slice(0, 70)}${body.data ? ', with data' : ''}`;
   } catch {
     return `${status}, ${text.length} bytes`;
   }

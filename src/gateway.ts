@@ -85,7 +85,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     ],
   });
   // Each HTTP request runs with its own upstream tally (x-upstream-stats) and caller.
-  const server = createServer((req, res) => withRequestStats(() => yoga(req, res)));
+  const server = createServer((req, res) => void withRequestStats(() => yoga(req, res)));
   const metricsServer = metricsApart ? createMetricsServer(metrics.registry) : undefined;
 
   return {
@@ -96,7 +96,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     store,
     metrics: metrics.registry,
     async close() {
-      await Promise.all([server, metricsServer].map((listener) => listener && stopListening(listener)));
+      await Promise.all([server, ...(metricsServer ? [metricsServer] : [])].map(stopListening));
       await closeServices();
     },
   };

@@ -5,7 +5,7 @@ import { ManagementTokenProvider } from './auth0/management-token.js';
 import { UserDirectory } from './auth0/users.js';
 import type { GatewayConfig } from './config.js';
 import { recordUpstreamAttempt } from './http/request-stats.js';
-import { UpstreamClient, retryAfterMs } from './http/upstream.js';
+import { UpstreamClient, retryAfterMs, type AttemptReport } from './http/upstream.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
@@ -34,7 +34,7 @@ export interface Services {
 export interface ServiceGraph {
   services: Services;
   store: SharedStore;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**
@@ -99,7 +99,8 @@ function createAuth0Clients(
   config: GatewayConfig,
   deps: { store: SharedStore; sealer: Sealer; lock: DistributedLock; logger: Logger; metrics: GatewayMetrics },
 ) {
-  let management: ManagementClient | undefined;
+  // The client is made after the HTTP client it observes: until then, attempts have no one to tell.
+  let observe: (report: AttemptReport) => void = () => undefined;
   const http = new UpstreamClient({
     name: 'auth0',
     ...config.upstream,
@@ -107,7 +108,7 @@ function createAuth0Clients(
     onAttempt: (report) => {
       deps.metrics.recordAttempt('auth0', report);
       recordUpstreamAttempt('auth0', report);
-      management?.observe(report);
+      observe(report);
     },
   });
   const tokens = new ManagementTokenProvider({
@@ -120,7 +121,7 @@ function createAuth0Clients(
     lock: deps.lock,
     logger: deps.logger,
   });
-  management = new ManagementClient({
+  const management = new ManagementClient({
     origin: config.auth0.origin,
     http,
     tokens,
@@ -129,12 +130,12 @@ function createAuth0Clients(
     maxRetryWaitMs: config.upstream.maxRetryWaitMs,
     logger: deps.logger,
   });
-  const client = management;
+  observe = (report) => management.observe(report);
   return {
-    management: client,
-    connections: new ConnectionDirectory(client),
+    management,
+    connections: new ConnectionDirectory(management),
     async close() {
-      await client.close();
+      await management.close();
       await http.close();
     },
   };
@@ -145,7 +146,7 @@ function createProviderHttp(config: GatewayConfig, metrics: GatewayMetrics) {
   const agent = new Agent({ connect: { timeout: config.upstream.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
   const clients = new Map<string, UpstreamClient>();
   return {
-    httpFor(provider: string, maxBodyBytes?: number): UpstreamClient {
+    httpFor: (provider: string, maxBodyBytes?: number): UpstreamClient => {
       const key = `${provider}\u0000${maxBodyBytes ?? ''}`;
       let client = clients.get(key);
       if (!client) {

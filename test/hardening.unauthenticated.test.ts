@@ -56,7 +56,7 @@ describe('without a valid caller token', () => {
     for (const authorization of [undefined, 'Bearer not-a-jwt', `Bearer ${ada.slice(0, -4)}AAAA`, undefined]) {
       const result = await sendWhole(bomb, authorization);
       expect(result.status).toBe(401);
-      expect(JSON.parse(result.body).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect((JSON.parse(result.body) as { errors: { extensions?: { code?: string } }[] }).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       answered.push(result.answeredMs);
       stopped.push(result.stoppedMs);
     }

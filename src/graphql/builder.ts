@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
-import ScopeAuthPlugin, { type AuthFailure } from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { ForbiddenError } from '../errors.js';
 import type { GatewayContext } from './context.js';
@@ -76,7 +76,7 @@ builder.queryType({ description: 'Users of the Auth0 tenant and the data of the 
 
 /** The first single-scope failure inside a (possibly nested) scope-auth failure. */
 function firstScopeFailure(failure: AuthFailure): { scope: string; parameter: unknown } | undefined {
-  if (failure.kind === 'AuthScope') return failure;
+  if (failure.kind === AuthScopeFailureType.AuthScope) return failure;
   if ('failures' in failure) {
     for (const inner of failure.failures) {
       const found = firstScopeFailure(inner);

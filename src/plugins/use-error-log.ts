@@ -14,7 +14,7 @@ export function useErrorLog({ logger }: { logger: Logger }): Plugin {
     onExecutionResult({ result }) {
       if (!result || !('errors' in result) || !result.errors) return;
       for (const error of result.errors) {
-        const code = String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+        const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'INTERNAL_SERVER_ERROR';
         if (CALLER_CODES.has(code)) continue;
         logger.warn(
           { event: 'field_failed', code, provider: error.extensions?.provider, path: error.path?.join('.') },

@@ -1,3 +1,4 @@
+import type { ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { BadUserInputError, QueryTooExpensiveError, type GatewayError } from '../errors.js';
 import { estimateUpstreamCalls } from '../graphql/cost.js';
@@ -24,8 +25,8 @@ export function useUpstreamBudget({ maxUpstreamCalls }: UpstreamBudgetOptions): 
       extendContext({ upstreamBudget: new UpstreamBudget(maxUpstreamCalls) });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const variables = args.variableValues as Record<string, unknown> | null | undefined;
-      const { cost, userIds } = estimateUpstreamCalls(args.schema, args.document, args.operationName, variables);
+      const { schema, document, operationName, variableValues } = args as ExecutionArgs;
+      const { cost, userIds } = estimateUpstreamCalls(schema, document, operationName, variableValues);
       let refusal: GatewayError | undefined;
       if (userIds > MAX_USER_IDS) {
         refusal = BadUserInputError.forRequest(

@@ -46,7 +46,13 @@ export async function appCredentials(
   if (fromEnv.clientId && fromEnv.clientSecret) return { clientId: fromEnv.clientId, clientSecret: fromEnv.clientSecret };
   const options = await context.connectionOptions();
   return {
-    clientId: fromEnv.clientId ?? String(options.client_id ?? ''),
-    clientSecret: fromEnv.clientSecret ?? String(options.client_secret ?? ''),
+    clientId: fromEnv.clientId ?? optionString(options, 'client_id') ?? '',
+    clientSecret: fromEnv.clientSecret ?? optionString(options, 'client_secret') ?? '',
   };
+}
+
+/** A string option of an Auth0 connection; undefined when absent or not a string (never "[object Object]"). */
+export function optionString(options: Record<string, unknown>, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
 }

@@ -28,7 +28,8 @@ describe('identitySubjectKey', () => {
   });
 
   it('does not depend on the provider (one identity, one key)', () => {
-    expect(identitySubjectKey({ ...REF, provider: 'other' } as IdentityRef)).toBe(identitySubjectKey(REF));
+    const withOtherProvider: IdentityRef = { ...REF, provider: 'other' };
+    expect(identitySubjectKey(withOtherProvider)).toBe(identitySubjectKey(REF));
   });
 
   it('cannot be confused by ids that contain separators Auth0 uses (|, :, -)', () => {

@@ -55,7 +55,7 @@ export function adminTokensOf(connection: Auth0Connection): Auth0Tokens | undefi
   const accessToken = typeof options.admin_access_token === 'string' ? options.admin_access_token : undefined;
   const refreshToken = typeof options.admin_refresh_token === 'string' ? options.admin_refresh_token : undefined;
   if (!accessToken && !refreshToken) return undefined;
-  const expiry = Date.parse(String(options.admin_access_token_expiresin ?? ''));
+  const expiry = typeof options.admin_access_token_expiresin === 'string' ? Date.parse(options.admin_access_token_expiresin) : Number.NaN;
   return { accessToken, refreshToken, expiresAt: Number.isNaN(expiry) ? null : expiry };
 }
 

@@ -242,6 +242,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       throw new Error(
         `REDIS_URL=${redactUrl(envUrl)} does not answer PING (${reason}). ` +
           `Start that server or point REDIS_URL at one that runs. ${HOW_TO_GET_REDIS}`,
+        { cause: error },
       );
     }
     project.provide('redisUrl', envUrl);

@@ -1,4 +1,4 @@
-import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
+import { appCredentials, optionString, type TokenPolicy } from '../../tokens/policy.js';
 
 /**
  * Microsoft identity platform (Entra ID `waad`, personal accounts `windowslive`): the tenant's v2.0
@@ -9,7 +9,7 @@ export const microsoftTokenPolicy: TokenPolicy = {
   strategies: ['waad', 'windowslive'],
   refreshEndpoint: async (context) => {
     const options = await context.connectionOptions();
-    const tenant = String(options.tenant_domain ?? options.tenantId ?? (context.connection === 'windowslive' ? 'consumers' : 'common'));
+    const tenant = optionString(options, 'tenant_domain') ?? optionString(options, 'tenantId') ?? (context.connection === 'windowslive' ? 'consumers' : 'common');
     return {
       tokenUrl: `${context.config.providers.microsoft.loginUrl}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
       clientAuth: 'post',

@@ -35,6 +35,7 @@ const PATH_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
 /** Encoded ".", "/", "\", "%" (double encoding) and control characters: decoded later, they could change the path. */
 const DANGEROUS_ENCODING = /%(2e|2f|5c|25|[01][0-9a-f]|7f)/i;
 const MALFORMED_ENCODING = /%(?![0-9a-f]{2})/i;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 builder.objectFields(OAuth2Identity, (t) => ({

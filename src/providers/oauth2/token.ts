@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../../errors.js';
-import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
+import { appCredentials, optionString, type TokenPolicy } from '../../tokens/policy.js';
 
 /**
  * Custom OAuth 2.0 connections renew per RFC 6749 §6 at the connection's token URL, with the
@@ -10,7 +10,7 @@ export const oauth2TokenPolicy: TokenPolicy = {
   strategies: ['oauth2'],
   refreshEndpoint: async (context) => {
     const configured = context.config.providers.oauth2[context.connection];
-    const tokenUrl = configured?.tokenUrl ?? String((await context.connectionOptions()).tokenURL ?? '');
+    const tokenUrl = configured?.tokenUrl ?? optionString(await context.connectionOptions(), 'tokenURL');
     if (!tokenUrl) throw new ConfigurationError('oauth2', `no token URL for the connection ${context.connection}`);
     return {
       tokenUrl,
