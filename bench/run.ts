@@ -16,7 +16,14 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 
 const sandbox = await startSandbox();
-const config = loadConfig({ ...sandbox.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH0_MAX_REQUESTS_PER_SECOND: '100000', AUTH0_MAX_CONCURRENCY: '64' });
+const config = loadConfig({
+  ...sandbox.env,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  AUTH0_MAX_REQUESTS_PER_SECOND: '100000',
+  AUTH0_MAX_CONCURRENCY: '64',
+});
 const gateway = createGateway(config, { logger: createLogger('warn') });
 await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
 const gatewayUrl = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/graphql`;
@@ -35,7 +42,14 @@ const managementToken = await fetch(`${sandbox.tenant.origin}/oauth/token`, {
 
 async function measure(title: string, options: autocannon.Options) {
   const result = await autocannon({ connections, duration: seconds, ...options });
-  const line = { title, requestsPerSecond: Math.round(result.requests.average), p50ms: result.latency.p50, p99ms: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+  const line = {
+    title,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
   console.log(JSON.stringify(line));
   return line;
 }

@@ -89,7 +89,11 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
     this.route('repositories', 'GET', /^\/2\.0\/repositories\/([^/]+)\/?$/, (req) => this.api(req, (a) => this.repositories(a, req)));
     const gone = (): SimResponse => ({
       status: 410,
-      body: { type: 'error', error: { message: 'CHANGE-2770 - Functionality has been deprecated', detail: 'Please read the changelog entry for more details.', data: CHANGE_2770 }, data: CHANGE_2770 },
+      body: {
+        type: 'error',
+        error: { message: 'CHANGE-2770 - Functionality has been deprecated', detail: 'Please read the changelog entry for more details.', data: CHANGE_2770 },
+        data: CHANGE_2770,
+      },
     });
     this.route('repositoriesGone', 'GET', /^\/2\.0\/repositories\/?$/, gone);
     this.route('workspacesGone', 'GET', /^\/2\.0\/workspaces\/?$/, gone);
@@ -130,14 +134,21 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
     record.firstUsedAt ??= now;
     const access_token = this.book.issueAccess(record.accountId, ACCESS_LIFETIME, record.family);
     const scopeField = this.options.mode === 'rotating' ? { scope: SCOPE } : { scopes: SCOPE };
-    return { status: 200, headers, body: { access_token, ...scopeField, expires_in: ACCESS_LIFETIME, refresh_token, token_type: 'bearer', state: 'refresh_token' } };
+    return {
+      status: 200,
+      headers,
+      body: { access_token, ...scopeField, expires_in: ACCESS_LIFETIME, refresh_token, token_type: 'bearer', state: 'refresh_token' },
+    };
   }
 
   /** Runs an API call for the account of the bearer token; tokens elsewhere than the header are refused. */
   private api(req: SimRequest, handler: (account: BitbucketAccount) => SimResponse): SimResponse {
     const token = bearerToken(req);
     if (!token && !req.query.has('access_token')) {
-      return bbError(401, 'This API is only accessible with the following authentication types: session, password, apppassword, repoaccesstoken, workspaceaccesstoken, projectaccesstoken');
+      return bbError(
+        401,
+        'This API is only accessible with the following authentication types: session, password, apppassword, repoaccesstoken, workspaceaccesstoken, projectaccesstoken',
+      );
     }
     const check = this.book.checkAccess(token);
     if (check.state === 'expired') return bbError(401, 'Access token expired.');
@@ -152,9 +163,16 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
     return {
       status: 200,
       body: {
-        type: 'user', uuid: account.uuid, account_id: account.accountId, nickname: account.nickname,
-        display_name: account.displayName, account_status: 'active', has_2fa_enabled: null, is_staff: false,
-        created_on: account.createdOn ?? '2019-03-01T10:00:00.000000+00:00', location: null,
+        type: 'user',
+        uuid: account.uuid,
+        account_id: account.accountId,
+        nickname: account.nickname,
+        display_name: account.displayName,
+        account_status: 'active',
+        has_2fa_enabled: null,
+        is_staff: false,
+        created_on: account.createdOn ?? '2019-03-01T10:00:00.000000+00:00',
+        location: null,
         links: {
           self: { href: `${this.origin}/2.0/users/${id}` },
           avatar: { href: account.avatarUrl ?? `https://secure.gravatar.com/avatar/${randomToken(16)}?d=mm` },
@@ -170,7 +188,10 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
       type: 'workspace_access',
       administrator: w.role === 'admin' || w.role === 'owner',
       workspace: {
-        type: 'workspace', uuid: w.uuid, slug: w.slug, name: w.name,
+        type: 'workspace',
+        uuid: w.uuid,
+        slug: w.slug,
+        name: w.name,
         links: {
           avatar: { href: `https://bitbucket.org/workspaces/${w.slug}/avatar/?ts=0` },
           html: { href: `https://bitbucket.org/${w.slug}/` },

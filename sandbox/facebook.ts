@@ -62,9 +62,19 @@ export function facebookRateLimitBody(code: 4 | 17 | 32 | 613): unknown {
 function facebookTime(ms: number): string {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-US', {
-      timeZone: 'America/Los_Angeles', weekday: 'long', day: '2-digit', month: 'short', year: '2-digit',
-      hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
-    }).formatToParts(ms).map((p) => [p.type, p.value]),
+      timeZone: 'America/Los_Angeles',
+      weekday: 'long',
+      day: '2-digit',
+      month: 'short',
+      year: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    })
+      .formatToParts(ms)
+      .map((p) => [p.type, p.value]),
   );
   return `${parts.weekday}, ${parts.day}-${parts.month}-${parts.year} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
 }
@@ -203,8 +213,13 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
       }
       const [first = '', ...rest] = (account.name ?? '').split(' ');
       const values: Record<string, unknown> = {
-        id: account.id, name: account.name, email: account.email, picture: this.picture(account, field),
-        first_name: first || undefined, last_name: rest.join(' ') || undefined, short_name: first || undefined,
+        id: account.id,
+        name: account.name,
+        email: account.email,
+        picture: this.picture(account, field),
+        first_name: first || undefined,
+        last_name: rest.join(' ') || undefined,
+        short_name: first || undefined,
       };
       if (values[name] !== undefined) body[name] = values[name];
     }
@@ -215,9 +230,14 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
   private picture(account: FacebookAccount, field: string): unknown {
     const width = Number(/\.width\((\d+)\)/.exec(field)?.[1] ?? /\.height\((\d+)\)/.exec(field)?.[1] ?? 50);
     const height = Number(/\.height\((\d+)\)/.exec(field)?.[1] ?? width);
-    const url = account.pictureUrl ?? `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${account.id}&height=${height}&width=${width}&ext=${Math.floor(Date.now() / 1000) + 2592000}&hash=Ae${randomToken(12)}`;
+    const url =
+      account.pictureUrl ??
+      `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${account.id}&height=${height}&width=${width}&ext=${Math.floor(Date.now() / 1000) + 2592000}&hash=Ae${randomToken(12)}`;
     const data: Record<string, unknown> = { height, is_silhouette: false, url, width };
-    const sub = /\{([^}]*)\}/.exec(field)?.[1]?.split(',').map((s) => s.trim());
+    const sub = /\{([^}]*)\}/
+      .exec(field)?.[1]
+      ?.split(',')
+      .map((s) => s.trim());
     return { data: sub ? Object.fromEntries(Object.entries(data).filter(([k]) => sub.includes(k))) : data };
   }
 
@@ -225,7 +245,14 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
   private friends(account: FacebookAccount, req: SimRequest): SimResponse {
     const target = req.params[1];
     if (target !== 'me' && target !== account.id) {
-      return { status: 400, body: graphError(100, `(#100) Unsupported get request. Object with ID '${target}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 'GraphMethodException') };
+      return {
+        status: 400,
+        body: graphError(
+          100,
+          `(#100) Unsupported get request. Object with ID '${target}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+          'GraphMethodException',
+        ),
+      };
     }
     const friends = account.friends ?? [];
     const limit = intParam(req.query, 'limit', 25);
@@ -276,10 +303,15 @@ export class FakeFacebook extends ProviderSimulator<FacebookAccount, 'id'> {
     if (check.state === 'unknown') return { status: 400, body: graphError(190, 'Invalid OAuth access token - Cannot parse access token') };
     const { record } = check;
     const data: Record<string, unknown> = {
-      app_id: this.appId, type: 'USER', application: 'Sandbox App',
-      data_access_expires_at: Math.floor(record.issuedAt / 1000) + 90 * 86400, expires_at: Math.floor(record.expiresAt / 1000),
-      is_valid: check.state === 'valid', issued_at: Math.floor(record.issuedAt / 1000),
-      scopes: ['email', 'public_profile', 'user_friends'], user_id: record.accountId,
+      app_id: this.appId,
+      type: 'USER',
+      application: 'Sandbox App',
+      data_access_expires_at: Math.floor(record.issuedAt / 1000) + 90 * 86400,
+      expires_at: Math.floor(record.expiresAt / 1000),
+      is_valid: check.state === 'valid',
+      issued_at: Math.floor(record.issuedAt / 1000),
+      scopes: ['email', 'public_profile', 'user_friends'],
+      user_id: record.accountId,
     };
     if (check.state !== 'valid') {
       const failure = this.tokenError(check).body as { error: { message: string; error_subcode: number } };

@@ -89,7 +89,10 @@ function decodePageToken(token: string | null, fingerprint: string): number | un
 
 /** Hash of the query parameters that shape a result list. */
 function fingerprint(query: URLSearchParams, names: string[]): string {
-  return createHash('sha256').update(JSON.stringify(names.map((n) => query.getAll(n)))).digest('base64url').slice(0, 12);
+  return createHash('sha256')
+    .update(JSON.stringify(names.map((n) => query.getAll(n))))
+    .digest('base64url')
+    .slice(0, 12);
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -263,7 +266,16 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
   private idToken(account: GoogleAccount): string {
     const now = Math.floor(Date.now() / 1000);
     const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const claims = { iss: 'https://accounts.google.com', azp: this.clientId, aud: this.clientId, sub: account.sub, email: account.email, email_verified: account.emailVerified, iat: now, exp: now + ACCESS_LIFETIME };
+    const claims = {
+      iss: 'https://accounts.google.com',
+      azp: this.clientId,
+      aud: this.clientId,
+      sub: account.sub,
+      email: account.email,
+      email_verified: account.emailVerified,
+      iat: now,
+      exp: now + ACCESS_LIFETIME,
+    };
     return `${part({ alg: 'RS256', kid: 'sandbox', typ: 'JWT' })}.${part(claims)}.${randomToken(64)}`;
   }
 
@@ -274,11 +286,13 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     if (account) return account;
     const detail = { locationType: 'header', location: 'Authorization' };
     if (check.state === 'missing') {
-      const message = 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+      const message =
+        'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
       const body = googleError(401, message, { reason: 'required', message: 'Login Required.', ...detail }, 'UNAUTHENTICATED');
       return { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' }, body };
     }
-    const message = 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+    const message =
+      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
     const body = googleError(401, message, { reason: 'authError', message: 'Invalid Credentials', ...detail }, 'UNAUTHENTICATED');
     return { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' }, body };
   }
@@ -291,8 +305,14 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
       return { status: 401, headers, body: { error: 'invalid_request', error_description: 'Invalid Credentials' } };
     }
     const claims = {
-      sub: account.sub, name: account.name, given_name: account.givenName, family_name: account.familyName,
-      picture: account.picture, email: account.email, email_verified: account.emailVerified, hd: account.hd,
+      sub: account.sub,
+      name: account.name,
+      given_name: account.givenName,
+      family_name: account.familyName,
+      picture: account.picture,
+      email: account.email,
+      email_verified: account.emailVerified,
+      hd: account.hd,
     };
     return { status: 200, body: Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined)) };
   }
@@ -310,7 +330,11 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     if (offset === undefined) return invalidParameter('pageToken');
     const items = selected.slice(offset, offset + maxResults);
     const more = offset + maxResults < selected.length;
-    const updated = (account.events ?? []).map((e) => e.updated ?? '').sort().at(-1) || new Date().toISOString();
+    const updated =
+      (account.events ?? [])
+        .map((e) => e.updated ?? '')
+        .sort()
+        .at(-1) || new Date().toISOString();
     const body: Record<string, unknown> = {
       kind: 'calendar#events',
       etag: `"${createHash('sha256').update(JSON.stringify(items)).digest('hex').slice(0, 16)}"`,
@@ -332,7 +356,8 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
     const account = this.authenticate(req);
     if ('status' in account) return account;
     const pageSize = intParam(req.query, 'pageSize', 100);
-    if (!(pageSize >= 1 && pageSize <= 1000)) return invalidParameter('pageSize', `Invalid value '${req.query.get('pageSize')}'. Values must be within the range: [1, 1000]`);
+    if (!(pageSize >= 1 && pageSize <= 1000))
+      return invalidParameter('pageSize', `Invalid value '${req.query.get('pageSize')}'. Values must be within the range: [1, 1000]`);
     const predicate = driveQuery(req.query.get('q') ?? '');
     if (!predicate) return invalidParameter('q');
     const mask = parseFieldMask(req.query.get('fields') ?? 'kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)');

@@ -122,7 +122,12 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
   /** GET /api/<path>: RFC 6750-guarded JSON for the token's account. */
   private api(req: SimRequest): SimResponse {
     const check = this.book.checkAccess(bearerToken(req));
-    if (check.state === 'missing') return { status: 401, headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` }, body: { error: 'invalid_request', error_description: 'No access token' } };
+    if (check.state === 'missing')
+      return {
+        status: 401,
+        headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
+        body: { error: 'invalid_request', error_description: 'No access token' },
+      };
     const account = check.state === 'valid' ? this.accounts.get(check.record.accountId) : undefined;
     if (!account) {
       const description = check.state === 'expired' ? 'The access token expired' : 'The access token is invalid';

@@ -72,10 +72,17 @@ function rfc3339(ms: number, offsetMinutes = 0): string {
 function calendarEvents(email: string, today: number): GoogleEvent[] {
   const plan: [string, number, number, number][] = [
     // summary, day offset, start hour (UTC), minutes
-    ['Design review', -2, 14, 60], ['Team standup', -1, 9, 15], ['1:1 with Charles', 0, 11, 30],
-    ['Lunch with Mary', 1, 12, 60], ['Team standup', 2, 9, 15], ['Analytical Engine sync', 3, 15, 45],
-    ['Dentist', 4, 8, 30], ['Quarterly planning', 6, 13, 120], ['Team standup', 7, 9, 15],
-    ['Paper reading group', 9, 16, 60], ['Release retro', 12, 10, 50],
+    ['Design review', -2, 14, 60],
+    ['Team standup', -1, 9, 15],
+    ['1:1 with Charles', 0, 11, 30],
+    ['Lunch with Mary', 1, 12, 60],
+    ['Team standup', 2, 9, 15],
+    ['Analytical Engine sync', 3, 15, 45],
+    ['Dentist', 4, 8, 30],
+    ['Quarterly planning', 6, 13, 120],
+    ['Team standup', 7, 9, 15],
+    ['Paper reading group', 9, 16, 60],
+    ['Release retro', 12, 10, 50],
   ];
   const events = plan.map(([summary, day, hour, minutes], i): GoogleEvent => {
     const start = today + day * DAY + hour * 3_600_000;
@@ -98,10 +105,20 @@ function baseEvent(email: string, n: number, summary: string, today: number, whe
   const id = `sbx${digest(`${email}${n}`).slice(0, 23)}`;
   const stamp = new Date(today - 10 * DAY + n * 3_600_000).toISOString();
   return {
-    kind: 'calendar#event', etag: `"33923879348${String(n).padStart(5, '0')}"`, id, status: 'confirmed',
+    kind: 'calendar#event',
+    etag: `"33923879348${String(n).padStart(5, '0')}"`,
+    id,
+    status: 'confirmed',
     htmlLink: `https://www.google.com/calendar/event?eid=${Buffer.from(`${id} ${email}`).toString('base64url')}`,
-    created: stamp, updated: stamp, summary, creator: { email, self: true }, organizer: { email, self: true },
-    ...when, iCalUID: `${id}@google.com`, sequence: 0, eventType: 'default',
+    created: stamp,
+    updated: stamp,
+    summary,
+    creator: { email, self: true },
+    organizer: { email, self: true },
+    ...when,
+    iCalUID: `${id}@google.com`,
+    sequence: 0,
+    eventType: 'default',
   };
 }
 
@@ -109,50 +126,117 @@ function baseEvent(email: string, n: number, summary: string, today: number, whe
 function driveFiles(today: number): GoogleFile[] {
   const folder = 'application/vnd.google-apps.folder';
   const list: [string, string, boolean?][] = [
-    ['Projects', folder], ['Q3 plan', 'application/vnd.google-apps.document'], ['Budget 2026', 'application/vnd.google-apps.spreadsheet'],
-    ['Notes on the Analytical Engine', 'application/vnd.google-apps.document'], ['Bernoulli numbers.pdf', 'application/pdf'],
-    ['Team offsite', 'application/vnd.google-apps.presentation'], ['engine-diagram.png', 'image/png'],
-    ['Reading list', 'application/vnd.google-apps.document'], ['Expenses August', 'application/vnd.google-apps.spreadsheet'],
-    ['portrait.jpg', 'image/jpeg'], ['Letters to Babbage', 'application/vnd.google-apps.document'],
-    ['loom-patterns.csv', 'text/csv'], ['Old draft', 'application/vnd.google-apps.document', true],
-    ['Meeting notes', 'application/vnd.google-apps.document'], ['Poetical science.txt', 'text/plain'],
+    ['Projects', folder],
+    ['Q3 plan', 'application/vnd.google-apps.document'],
+    ['Budget 2026', 'application/vnd.google-apps.spreadsheet'],
+    ['Notes on the Analytical Engine', 'application/vnd.google-apps.document'],
+    ['Bernoulli numbers.pdf', 'application/pdf'],
+    ['Team offsite', 'application/vnd.google-apps.presentation'],
+    ['engine-diagram.png', 'image/png'],
+    ['Reading list', 'application/vnd.google-apps.document'],
+    ['Expenses August', 'application/vnd.google-apps.spreadsheet'],
+    ['portrait.jpg', 'image/jpeg'],
+    ['Letters to Babbage', 'application/vnd.google-apps.document'],
+    ['loom-patterns.csv', 'text/csv'],
+    ['Old draft', 'application/vnd.google-apps.document', true],
+    ['Meeting notes', 'application/vnd.google-apps.document'],
+    ['Poetical science.txt', 'text/plain'],
   ];
   const folderId = `1${Buffer.from(digest('Projects'), 'hex').toString('base64url').slice(0, 32)}`;
   return list.map(([name, mimeType, trashed], i) => {
     const id = i === 0 ? folderId : `1${Buffer.from(digest(name), 'hex').toString('base64url').slice(0, 32)}`;
     const modifiedTime = new Date(today - i * DAY * 1.5 + 37_123).toISOString();
-    return { kind: 'drive#file', id, name, mimeType, modifiedTime, createdTime: modifiedTime, trashed: trashed ?? false, parents: i > 0 && i % 4 === 0 ? [folderId] : ['0AAsbxRootFolderUk9PVA'] };
+    return {
+      kind: 'drive#file',
+      id,
+      name,
+      mimeType,
+      modifiedTime,
+      createdTime: modifiedTime,
+      trashed: trashed ?? false,
+      parents: i > 0 && i % 4 === 0 ? [folderId] : ['0AAsbxRootFolderUk9PVA'],
+    };
   });
 }
 
 /** Names for friend lists and repositories. */
 const PEOPLE = [
-  'Grace Hopper', 'Alan Turing', 'Margaret Hamilton', 'Charles Babbage', 'Mary Somerville', 'Edsger Dijkstra',
-  'Barbara Liskov', 'Donald Knuth', 'Frances Allen', 'John McCarthy', 'Radia Perlman', 'Tim Berners-Lee',
-  'Katherine Johnson', 'Dennis Ritchie', 'Ken Thompson', 'Hedy Lamarr', 'Claude Shannon', 'Adele Goldberg',
-  'Niklaus Wirth', 'Shafi Goldwasser', 'Leslie Lamport', 'Jean Bartik', 'Tony Hoare', 'Sophie Wilson',
-  'Vint Cerf', 'Annie Easley', 'Robin Milner', 'Evelyn Boyd Granville', 'Butler Lampson', 'Kathleen Booth',
+  'Grace Hopper',
+  'Alan Turing',
+  'Margaret Hamilton',
+  'Charles Babbage',
+  'Mary Somerville',
+  'Edsger Dijkstra',
+  'Barbara Liskov',
+  'Donald Knuth',
+  'Frances Allen',
+  'John McCarthy',
+  'Radia Perlman',
+  'Tim Berners-Lee',
+  'Katherine Johnson',
+  'Dennis Ritchie',
+  'Ken Thompson',
+  'Hedy Lamarr',
+  'Claude Shannon',
+  'Adele Goldberg',
+  'Niklaus Wirth',
+  'Shafi Goldwasser',
+  'Leslie Lamport',
+  'Jean Bartik',
+  'Tony Hoare',
+  'Sophie Wilson',
+  'Vint Cerf',
+  'Annie Easley',
+  'Robin Milner',
+  'Evelyn Boyd Granville',
+  'Butler Lampson',
+  'Kathleen Booth',
 ];
 
 /** Facebook friends with 17-digit app-scoped ids. */
 function friends(count: number, salt: string): { id: string; name: string }[] {
-  return PEOPLE.slice(0, count).map((name) => ({ id: `1015${String(Number.parseInt(digest(salt + name).slice(0, 12), 16)).padStart(13, '0').slice(0, 13)}`, name }));
+  return PEOPLE.slice(0, count).map((name) => ({
+    id: `1015${String(Number.parseInt(digest(salt + name).slice(0, 12), 16))
+      .padStart(13, '0')
+      .slice(0, 13)}`,
+    name,
+  }));
 }
 
 /** A full repository object as Bitbucket's `/2.0/repositories/{workspace}` returns it. */
-function repository(workspace: { uuid: string; slug: string; name: string }, slug: string, language: string, isPrivate: boolean, updated: number): BitbucketRepository {
+function repository(
+  workspace: { uuid: string; slug: string; name: string },
+  slug: string,
+  language: string,
+  isPrivate: boolean,
+  updated: number,
+): BitbucketRepository {
   const uuid = braced(`${workspace.slug}/${slug}`);
   const api = `https://api.bitbucket.org/2.0/repositories/${workspace.slug}/${slug}`;
   const stamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 23)}123+00:00`;
   return {
-    type: 'repository', uuid, full_name: `${workspace.slug}/${slug}`, name: slug, slug, is_private: isPrivate, scm: 'git',
-    description: '', language, created_on: stamp(updated - 400 * DAY), updated_on: stamp(updated),
-    mainbranch: { type: 'branch', name: 'main' }, workspace: { type: 'workspace', ...workspace },
+    type: 'repository',
+    uuid,
+    full_name: `${workspace.slug}/${slug}`,
+    name: slug,
+    slug,
+    is_private: isPrivate,
+    scm: 'git',
+    description: '',
+    language,
+    created_on: stamp(updated - 400 * DAY),
+    updated_on: stamp(updated),
+    mainbranch: { type: 'branch', name: 'main' },
+    workspace: { type: 'workspace', ...workspace },
     links: {
-      self: { href: api }, html: { href: `https://bitbucket.org/${workspace.slug}/${slug}` },
+      self: { href: api },
+      html: { href: `https://bitbucket.org/${workspace.slug}/${slug}` },
       avatar: { href: `https://bytebucket.org/ravatar/${encodeURIComponent(uuid)}?ts=${language}` },
       pullrequests: { href: `${api}/pullrequests` },
-      clone: [{ name: 'https', href: `https://bitbucket.org/${workspace.slug}/${slug}.git` }, { name: 'ssh', href: `git@bitbucket.org:${workspace.slug}/${slug}.git` }],
+      clone: [
+        { name: 'https', href: `https://bitbucket.org/${workspace.slug}/${slug}.git` },
+        { name: 'ssh', href: `git@bitbucket.org:${workspace.slug}/${slug}.git` },
+      ],
     },
   };
 }
@@ -160,7 +244,9 @@ function repository(workspace: { uuid: string; slug: string; name: string }, slu
 /** Repositories of a workspace, stored oldest update first so that `sort=-updated_on` visibly reorders them. */
 function repositories(workspace: { uuid: string; slug: string; name: string }, names: string[], now: number): BitbucketRepository[] {
   const languages = ['typescript', 'python', 'go', 'rust', 'kotlin'];
-  return names.map((name, i) => repository(workspace, name, languages[i % languages.length] ?? 'typescript', i % 3 !== 2, now - (names.length - i) * 0.7 * DAY));
+  return names.map((name, i) =>
+    repository(workspace, name, languages[i % languages.length] ?? 'typescript', i % 3 !== 2, now - (names.length - i) * 0.7 * DAY),
+  );
 }
 
 /** Provider accounts with their data. */
@@ -168,31 +254,79 @@ function seedProviders(parts: SeedParts, now: number): void {
   const today = Math.floor(now / DAY) * DAY;
   const ada = SEED_ACCOUNTS.ada;
   parts.google.addAccount({
-    sub: ada.google, email: 'ada@example.com', emailVerified: true, name: 'Ada Lovelace', givenName: 'Ada', familyName: 'Lovelace',
-    picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxAda=s96-c', hd: 'example.com', timeZone: 'Europe/London',
-    events: calendarEvents('ada@example.com', today), files: driveFiles(today),
+    sub: ada.google,
+    email: 'ada@example.com',
+    emailVerified: true,
+    name: 'Ada Lovelace',
+    givenName: 'Ada',
+    familyName: 'Lovelace',
+    picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxAda=s96-c',
+    hd: 'example.com',
+    timeZone: 'Europe/London',
+    events: calendarEvents('ada@example.com', today),
+    files: driveFiles(today),
   });
   parts.google.addAccount({
-    sub: SEED_ACCOUNTS.grace.google, email: 'grace@example.com', emailVerified: true, name: 'Grace Hopper', givenName: 'Grace',
-    familyName: 'Hopper', picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxGrace=s96-c',
-    events: calendarEvents('grace@example.com', today).slice(0, 3), files: driveFiles(today).slice(0, 4),
+    sub: SEED_ACCOUNTS.grace.google,
+    email: 'grace@example.com',
+    emailVerified: true,
+    name: 'Grace Hopper',
+    givenName: 'Grace',
+    familyName: 'Hopper',
+    picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxGrace=s96-c',
+    events: calendarEvents('grace@example.com', today).slice(0, 3),
+    files: driveFiles(today).slice(0, 4),
   });
-  parts.facebook.addAccount({ id: ada.facebook, name: 'Ada Lovelace', email: 'ada@example.com', pictureUrl: `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${ada.facebook}&height=50&width=50&ext=1893456000&hash=AeSandboxAda`, friends: friends(30, 'ada'), totalFriendCount: 52 });
+  parts.facebook.addAccount({
+    id: ada.facebook,
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    pictureUrl: `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${ada.facebook}&height=50&width=50&ext=1893456000&hash=AeSandboxAda`,
+    friends: friends(30, 'ada'),
+    totalFriendCount: 52,
+  });
   parts.facebook.addAccount({ id: SEED_ACCOUNTS.margaret.facebook, name: 'Margaret Hamilton', friends: friends(4, 'margaret') });
   const personal = { uuid: braced('ada-lovelace'), slug: 'ada-lovelace', name: 'Ada Lovelace' };
   const engines = { uuid: braced('analytical-engines'), slug: 'analytical-engines', name: 'Analytical Engines Ltd' };
   parts.bitbucket.addAccount({
-    uuid: ada.bitbucket, accountId: '557058:c0b72ad0-1cb5-4018-9cdc-0cde8492c443', nickname: 'ada', displayName: 'Ada Lovelace',
-    workspaces: [{ ...personal, role: 'owner' }, { ...engines, role: 'member' }],
+    uuid: ada.bitbucket,
+    accountId: '557058:c0b72ad0-1cb5-4018-9cdc-0cde8492c443',
+    nickname: 'ada',
+    displayName: 'Ada Lovelace',
+    workspaces: [
+      { ...personal, role: 'owner' },
+      { ...engines, role: 'member' },
+    ],
     repositories: {
-      [personal.slug]: repositories(personal, ['bernoulli', 'notes', 'punch-cards', 'loom', 'difference-engine', 'poetical-science', 'letters', 'dotfiles', 'website', 'talks', 'sketches', 'engine-sim'], now),
+      [personal.slug]: repositories(
+        personal,
+        [
+          'bernoulli',
+          'notes',
+          'punch-cards',
+          'loom',
+          'difference-engine',
+          'poetical-science',
+          'letters',
+          'dotfiles',
+          'website',
+          'talks',
+          'sketches',
+          'engine-sim',
+        ],
+        now,
+      ),
       [engines.slug]: repositories(engines, ['mill', 'store', 'reader'], now),
     },
   });
   const lab = { uuid: braced('turing-lab'), slug: 'turing-lab', name: 'Turing Lab' };
   parts.bitbucket.addAccount({
-    uuid: SEED_ACCOUNTS.alan.bitbucket, accountId: '557058:a1b2c3d4-0000-4000-8000-000000000001', nickname: 'alan', displayName: 'Alan Turing',
-    workspaces: [{ ...lab, role: 'owner' }], repositories: { [lab.slug]: repositories(lab, ['enigma', 'bombe', 'ace', 'morphogenesis'], now) },
+    uuid: SEED_ACCOUNTS.alan.bitbucket,
+    accountId: '557058:a1b2c3d4-0000-4000-8000-000000000001',
+    nickname: 'alan',
+    displayName: 'Alan Turing',
+    workspaces: [{ ...lab, role: 'owner' }],
+    repositories: { [lab.slug]: repositories(lab, ['enigma', 'bombe', 'ace', 'morphogenesis'], now) },
   });
   const items = Array.from({ length: 12 }, (_, i) => ({ id: `item-${i + 1}`, title: `Note ${i + 1}`, createdAt: new Date(today - i * DAY).toISOString() }));
   parts.oauth2.addAccount({ id: ada.oauth2, profile: { email: 'ada@corp.example', name: 'Ada Lovelace', department: 'Research' }, items });
@@ -202,21 +336,116 @@ function seedProviders(parts: SeedParts, now: number): void {
 function seedConnections(parts: SeedParts): void {
   const secret = (): string => randomBytes(24).toString('base64url');
   const connections: RawConnection[] = [
-    { id: 'con_V524HBuOXRBVWf2i', name: 'google-oauth2', strategy: 'google-oauth2', display_name: 'Google', options: { client_id: parts.google.clientId, client_secret: parts.google.clientSecret, email: true, profile: true, offline_access: true, calendar: true, drive: true, scope: ['email', 'profile', 'https://www.googleapis.com/auth/calendar.readonly', 'https://www.googleapis.com/auth/drive.metadata.readonly'], allowed_audiences: [] } },
-    { id: 'con_Fb8sAnDb0x2Pq9Lm', name: 'facebook', strategy: 'facebook', display_name: 'Facebook', options: { client_id: parts.facebook.appId, client_secret: parts.facebook.appSecret, scope: 'email,public_profile,user_friends', email: true, public_profile: true, user_friends: true } },
-    { id: 'con_Bb3tSandb0xK7wQ', name: 'bitbucket', strategy: 'bitbucket', display_name: 'Bitbucket', options: { client_id: parts.bitbucket.clientId, client_secret: parts.bitbucket.clientSecret, scope: ['account', 'repository', 'pullrequest'], profile: true } },
-    { id: 'con_Gh9SandB0xT4kVn', name: 'github', strategy: 'github', display_name: 'GitHub', options: { client_id: 'Iv1.5andb0x0c11e47', client_secret: secret(), scope: ['read:user', 'user:email'] } },
-    { id: 'con_0a2CustomSbx61y', name: 'my-custom-oauth', strategy: 'oauth2', display_name: 'Corp SSO', options: { client_id: parts.oauth2.clientId, client_secret: parts.oauth2.clientSecret, authorizationURL: `${parts.oauth2.origin}/oauth/authorize`, tokenURL: `${parts.oauth2.origin}/oauth/token`, scope: 'profile items:read', scripts: { fetchUserProfile: `function (accessToken, ctx, cb) { cb(null, { user_id: 'abc-123' }); }` } } },
-    { id: 'con_Db5Up4ssW0rdAuth', name: 'Username-Password-Authentication', strategy: 'auth0', options: { brute_force_protection: true, passwordPolicy: 'good', disable_signup: false } },
-    { id: 'con_Wa4dAcmeAzure01x', name: 'acme-azure', strategy: 'waad', display_name: 'Acme Azure AD', is_domain_connection: false, options: { client_id: '8f3c2a1e-5b6d-4c7e-9f80-a1b2c3d4e5f6', client_secret: secret(), tenant_domain: 'acme.onmicrosoft.com', domain_aliases: ['acme.example'], waad_protocol: 'openid-connect', identity_api: 'microsoft-identity-platform-v2.0', ext_access_token: true, ext_refresh_token: false, ext_expires_in: true, granted: false } },
+    {
+      id: 'con_V524HBuOXRBVWf2i',
+      name: 'google-oauth2',
+      strategy: 'google-oauth2',
+      display_name: 'Google',
+      options: {
+        client_id: parts.google.clientId,
+        client_secret: parts.google.clientSecret,
+        email: true,
+        profile: true,
+        offline_access: true,
+        calendar: true,
+        drive: true,
+        scope: ['email', 'profile', 'https://www.googleapis.com/auth/calendar.readonly', 'https://www.googleapis.com/auth/drive.metadata.readonly'],
+        allowed_audiences: [],
+      },
+    },
+    {
+      id: 'con_Fb8sAnDb0x2Pq9Lm',
+      name: 'facebook',
+      strategy: 'facebook',
+      display_name: 'Facebook',
+      options: {
+        client_id: parts.facebook.appId,
+        client_secret: parts.facebook.appSecret,
+        scope: 'email,public_profile,user_friends',
+        email: true,
+        public_profile: true,
+        user_friends: true,
+      },
+    },
+    {
+      id: 'con_Bb3tSandb0xK7wQ',
+      name: 'bitbucket',
+      strategy: 'bitbucket',
+      display_name: 'Bitbucket',
+      options: {
+        client_id: parts.bitbucket.clientId,
+        client_secret: parts.bitbucket.clientSecret,
+        scope: ['account', 'repository', 'pullrequest'],
+        profile: true,
+      },
+    },
+    {
+      id: 'con_Gh9SandB0xT4kVn',
+      name: 'github',
+      strategy: 'github',
+      display_name: 'GitHub',
+      options: { client_id: 'Iv1.5andb0x0c11e47', client_secret: secret(), scope: ['read:user', 'user:email'] },
+    },
+    {
+      id: 'con_0a2CustomSbx61y',
+      name: 'my-custom-oauth',
+      strategy: 'oauth2',
+      display_name: 'Corp SSO',
+      options: {
+        client_id: parts.oauth2.clientId,
+        client_secret: parts.oauth2.clientSecret,
+        authorizationURL: `${parts.oauth2.origin}/oauth/authorize`,
+        tokenURL: `${parts.oauth2.origin}/oauth/token`,
+        scope: 'profile items:read',
+        scripts: { fetchUserProfile: `function (accessToken, ctx, cb) { cb(null, { user_id: 'abc-123' }); }` },
+      },
+    },
+    {
+      id: 'con_Db5Up4ssW0rdAuth',
+      name: 'Username-Password-Authentication',
+      strategy: 'auth0',
+      options: { brute_force_protection: true, passwordPolicy: 'good', disable_signup: false },
+    },
+    {
+      id: 'con_Wa4dAcmeAzure01x',
+      name: 'acme-azure',
+      strategy: 'waad',
+      display_name: 'Acme Azure AD',
+      is_domain_connection: false,
+      options: {
+        client_id: '8f3c2a1e-5b6d-4c7e-9f80-a1b2c3d4e5f6',
+        client_secret: secret(),
+        tenant_domain: 'acme.onmicrosoft.com',
+        domain_aliases: ['acme.example'],
+        waad_protocol: 'openid-connect',
+        identity_api: 'microsoft-identity-platform-v2.0',
+        ext_access_token: true,
+        ext_refresh_token: false,
+        ext_expires_in: true,
+        granted: false,
+      },
+    },
   ];
   for (const connection of connections) {
-    parts.tenant.addConnection({ realms: [connection.name], is_domain_connection: false, authentication: { active: true }, connected_accounts: { active: false }, ...connection });
+    parts.tenant.addConnection({
+      realms: [connection.name],
+      is_domain_connection: false,
+      authentication: { active: true },
+      connected_accounts: { active: false },
+      ...connection,
+    });
   }
 }
 
 /** A social identity holding provider tokens, as Auth0 stores them after a login through that connection. */
-function identity(provider: string, connection: string, userId: string | number, tokens: IssuedTokens, expiresIn: number, profileData?: Record<string, unknown>): RawIdentity {
+function identity(
+  provider: string,
+  connection: string,
+  userId: string | number,
+  tokens: IssuedTokens,
+  expiresIn: number,
+  profileData?: Record<string, unknown>,
+): RawIdentity {
   const raw: RawIdentity = { provider, user_id: userId, connection, isSocial: true, access_token: tokens.access_token };
   if (tokens.refresh_token) raw.refresh_token = tokens.refresh_token;
   raw.expires_in = expiresIn;
@@ -238,9 +467,17 @@ export function seedSandbox(parts: SeedParts): SeededUsers {
 function issueSeedTokens(parts: SeedParts): SeededUsers['tokens'] {
   const a = SEED_ACCOUNTS;
   return {
-    ada: { google: parts.google.issueTokens(a.ada.google), facebook: parts.facebook.issueTokens(a.ada.facebook), bitbucket: parts.bitbucket.issueTokens(a.ada.bitbucket), oauth2: parts.oauth2.issueTokens(a.ada.oauth2) },
+    ada: {
+      google: parts.google.issueTokens(a.ada.google),
+      facebook: parts.facebook.issueTokens(a.ada.facebook),
+      bitbucket: parts.bitbucket.issueTokens(a.ada.bitbucket),
+      oauth2: parts.oauth2.issueTokens(a.ada.oauth2),
+    },
     // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while its refresh token still works.
-    grace: { google: parts.google.issueTokens(a.grace.google, { expiresIn: 3599 - 7200 }), github: { access_token: `gho_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'A').slice(0, 36)}` } },
+    grace: {
+      google: parts.google.issueTokens(a.grace.google, { expiresIn: 3599 - 7200 }),
+      github: { access_token: `gho_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'A').slice(0, 36)}` },
+    },
     margaret: { facebook: parts.facebook.issueTokens(a.margaret.facebook) },
     alan: { bitbucket: parts.bitbucket.issueTokens(a.alan.bitbucket) },
   };
@@ -253,8 +490,18 @@ function seedUsers(tenant: FakeTenant, tokens: SeededUsers['tokens'], now: numbe
   const twoHoursAgo = new Date(now - 7_200_000).toISOString();
   const user = { created_at: '2024-03-15T07:13:41.134Z', app_metadata: {}, user_metadata: {}, logins_count: 42, last_ip: '203.0.113.5' };
   tenant.addUser({
-    ...user, user_id: SEED_USERS.ada, email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace',
-    nickname: 'ada', picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxAda=s96-c', locale: 'en', updated_at: at, last_login: at,
+    ...user,
+    user_id: SEED_USERS.ada,
+    email: 'ada@example.com',
+    email_verified: true,
+    name: 'Ada Lovelace',
+    given_name: 'Ada',
+    family_name: 'Lovelace',
+    nickname: 'ada',
+    picture: 'https://lh3.googleusercontent.com/a/ACg8ocSandboxAda=s96-c',
+    locale: 'en',
+    updated_at: at,
+    last_login: at,
     identities: [
       identity('google-oauth2', 'google-oauth2', a.ada.google, tokens.ada.google, 3599),
       identity('facebook', 'facebook', a.ada.facebook, tokens.ada.facebook, tokens.ada.facebook.expires_in, { email: 'ada@example.com', name: 'Ada Lovelace' }),
@@ -263,25 +510,55 @@ function seedUsers(tenant: FakeTenant, tokens: SeededUsers['tokens'], now: numbe
     ],
   });
   tenant.addUser({
-    ...user, user_id: SEED_USERS.grace, email: 'grace@example.com', email_verified: true, name: 'Grace Hopper', nickname: 'ghopper',
-    picture: 'https://avatars.githubusercontent.com/u/1234567?v=4', updated_at: twoHoursAgo, last_login: twoHoursAgo,
+    ...user,
+    user_id: SEED_USERS.grace,
+    email: 'grace@example.com',
+    email_verified: true,
+    name: 'Grace Hopper',
+    nickname: 'ghopper',
+    picture: 'https://avatars.githubusercontent.com/u/1234567?v=4',
+    updated_at: twoHoursAgo,
+    last_login: twoHoursAgo,
     identities: [
       { provider: 'github', user_id: a.grace.github, connection: 'github', isSocial: true, access_token: tokens.grace.github.access_token },
-      identity('google-oauth2', 'google-oauth2', a.grace.google, tokens.grace.google, 3599, { email: 'grace@example.com', email_verified: true, name: 'Grace Hopper', given_name: 'Grace', family_name: 'Hopper' }),
+      identity('google-oauth2', 'google-oauth2', a.grace.google, tokens.grace.google, 3599, {
+        email: 'grace@example.com',
+        email_verified: true,
+        name: 'Grace Hopper',
+        given_name: 'Grace',
+        family_name: 'Hopper',
+      }),
     ],
   });
   tenant.addUser({
-    ...user, user_id: SEED_USERS.linus, email: 'linus@example.com', email_verified: false, name: 'linus@example.com', nickname: 'linus',
-    picture: 'https://s.gravatar.com/avatar/5457edea1b8f22891a000004?s=480&r=pg&d=mp', updated_at: at, last_login: at,
+    ...user,
+    user_id: SEED_USERS.linus,
+    email: 'linus@example.com',
+    email_verified: false,
+    name: 'linus@example.com',
+    nickname: 'linus',
+    picture: 'https://s.gravatar.com/avatar/5457edea1b8f22891a000004?s=480&r=pg&d=mp',
+    updated_at: at,
+    last_login: at,
     identities: [{ provider: 'auth0', user_id: '5457edea1b8f22891a000004', connection: 'Username-Password-Authentication', isSocial: false }],
   });
   tenant.addUser({
-    ...user, user_id: SEED_USERS.margaret, name: 'Margaret Hamilton', nickname: 'margaret', updated_at: at, last_login: at,
+    ...user,
+    user_id: SEED_USERS.margaret,
+    name: 'Margaret Hamilton',
+    nickname: 'margaret',
+    updated_at: at,
+    last_login: at,
     picture: `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${a.margaret.facebook}&height=50&width=50`,
     identities: [identity('facebook', 'facebook', a.margaret.facebook, tokens.margaret.facebook, tokens.margaret.facebook.expires_in)],
   });
   tenant.addUser({
-    ...user, user_id: SEED_USERS.alan, name: 'Alan Turing', nickname: 'alan', updated_at: at, last_login: at,
+    ...user,
+    user_id: SEED_USERS.alan,
+    name: 'Alan Turing',
+    nickname: 'alan',
+    updated_at: at,
+    last_login: at,
     picture: 'https://secure.gravatar.com/avatar/a1b2c3d4?d=mm',
     identities: [identity('bitbucket', 'bitbucket', a.alan.bitbucket, tokens.alan.bitbucket, 7200)],
   });

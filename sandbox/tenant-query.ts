@@ -15,10 +15,7 @@
 import type { SimResponse } from './http.js';
 
 /** A parsed user query: a tree of AND/OR/NOT over `field:value` terms. */
-export type UserQuery =
-  | { kind: 'and' | 'or'; parts: UserQuery[] }
-  | { kind: 'not'; part: UserQuery }
-  | { kind: 'term'; field: string; values: QueryValue[] };
+export type UserQuery = { kind: 'and' | 'or'; parts: UserQuery[] } | { kind: 'not'; part: UserQuery } | { kind: 'term'; field: string; values: QueryValue[] };
 
 /** One value of a term; bare values may carry wildcards, quoted ones are literal. */
 export interface QueryValue {
@@ -31,10 +28,7 @@ export class QuerySyntaxError extends Error {
   override name = 'QuerySyntaxError';
 }
 
-type Token =
-  | { type: '(' | ')' | ':' }
-  | { type: 'word'; text: string }
-  | { type: 'string'; text: string };
+type Token = { type: '(' | ')' | ':' } | { type: 'word'; text: string } | { type: 'string'; text: string };
 
 const OPERATORS = new Set(['AND', 'OR', 'NOT']);
 
@@ -177,7 +171,10 @@ function valueMatches(field: string, stored: unknown, wanted: QueryValue): boole
   const actual = fold ? String(stored).toLowerCase() : String(stored);
   const text = fold ? wanted.text.toLowerCase() : wanted.text;
   if (wanted.quoted || !text.includes('*')) return actual === text;
-  const pattern = text.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const pattern = text
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${pattern}$`).test(actual);
 }
 
@@ -212,7 +209,10 @@ function queryValidation(detail: string, property: string): SimResponse {
 
 /** Applies `fields`/`include_fields` to a top-level record, as every Management API read does. */
 export function project<T extends Record<string, unknown>>(record: T, query: URLSearchParams): Partial<T> {
-  const fields = (query.get('fields') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  const fields = (query.get('fields') ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   if (fields.length === 0) return record;
   const include = query.get('include_fields') !== 'false';
   const wanted = new Set(fields);
@@ -241,9 +241,7 @@ export function searchPaging(query: URLSearchParams): { page: number; perPage: n
   const perPage = integerParam(query, 'per_page', 50, 100);
   if (typeof perPage !== 'number') return perPage;
   if ((page + 1) * perPage > 1000) {
-    const message =
-      'You can only page through the first 1000 records. ' +
-      'See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation';
+    const message = 'You can only page through the first 1000 records. ' + 'See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation';
     return apiError(400, 'Bad Request', message, 'invalid_query_string');
   }
   return { page, perPage };

@@ -1,31 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  SignJWT,
-  createLocalJWKSet,
-  errors as joseErrors,
-  exportJWK,
-  exportSPKI,
-  generateKeyPair,
-  jwtVerify,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
-import {
-  Simulator,
-  basicCredentials,
-  bearerToken,
-  parseFormOrJson,
-  type SimRequest,
-  type SimResponse,
-} from './http.js';
-import {
-  QuerySyntaxError,
-  apiError,
-  matchesUserQuery,
-  parseUserQuery,
-  project,
-  searchPaging,
-} from './tenant-query.js';
+import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, exportSPKI, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
+import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import { QuerySyntaxError, apiError, matchesUserQuery, parseUserQuery, project, searchPaging } from './tenant-query.js';
 
 /**
  * A simulated Auth0 tenant: the OAuth token endpoint, JWKS and discovery, and the slice of the
@@ -156,10 +132,7 @@ export class FakeTenant extends Simulator {
   readonly clientSecret: string;
   readonly audience: string;
   /** Live settings; tests flip `searchReturnsTokens`, set `rateLimit`, shrink `maxUrlLength`. */
-  readonly options: Required<
-    Pick<TenantOptions, 'managementTokenTtl' | 'managementScopes' | 'searchReturnsTokens' | 'maxUrlLength'>
-  > &
-    TenantOptions;
+  readonly options: Required<Pick<TenantOptions, 'managementTokenTtl' | 'managementScopes' | 'searchReturnsTokens' | 'maxUrlLength'>> & TenantOptions;
   /** User ids the search index has not caught up with: search omits them, GET /users/{id} finds them. */
   readonly unindexed = new Set<string>();
   /** Every Management API token handed out, so tests can prove none leaked into logs or stores. */
@@ -282,9 +255,7 @@ export class FakeTenant extends Simulator {
     this.route('token', 'POST', /^\/oauth\/token$/, (req) => this.token(req));
     this.api('getUser', /^\/api\/v2\/users\/([^/]+)$/, USER_SCOPES, (req, scopes) => this.getUser(req, scopes));
     this.api('searchUsers', /^\/api\/v2\/users$/, SEARCH_SCOPES, (req, scopes) => this.searchUsers(req, scopes));
-    this.api('getConnection', /^\/api\/v2\/connections\/([^/]+)$/, CONNECTION_SCOPES, (req) =>
-      this.getConnection(req),
-    );
+    this.api('getConnection', /^\/api\/v2\/connections\/([^/]+)$/, CONNECTION_SCOPES, (req) => this.getConnection(req));
     this.api('listConnections', /^\/api\/v2\/connections$/, CONNECTION_SCOPES, (req) => this.listConnections(req));
   }
 
@@ -434,9 +405,7 @@ export class FakeTenant extends Simulator {
     if (!Array.isArray(matches)) return matches;
     const withTokens = this.options.searchReturnsTokens && scopes.has('read:user_idp_tokens');
     const start = page * perPage;
-    const users = matches
-      .slice(start, start + perPage)
-      .map((user) => project(this.exposeUser(user, withTokens), req.query));
+    const users = matches.slice(start, start + perPage).map((user) => project(this.exposeUser(user, withTokens), req.query));
     if (req.query.get('include_totals') !== 'true') return { status: 200, body: users };
     const body = { start, limit: perPage, length: users.length, total: matches.length, users };
     return { status: 200, body };
@@ -469,7 +438,10 @@ export class FakeTenant extends Simulator {
   /** GET /api/v2/connections: filtered by exact `name` and any of the repeated `strategy` values. */
   private listConnections(req: SimRequest): SimResponse {
     const name = req.query.get('name');
-    const strategies = req.query.getAll('strategy').flatMap((s) => s.split(',')).filter(Boolean);
+    const strategies = req.query
+      .getAll('strategy')
+      .flatMap((s) => s.split(','))
+      .filter(Boolean);
     const list = [...this.connections.values()]
       .filter((c) => name === null || c.name === name)
       .filter((c) => strategies.length === 0 || strategies.includes(c.strategy))

@@ -59,11 +59,17 @@ await probe('3 aliases of users(ids:) × 100 unknown ids, partner', () =>
   }),
 );
 await fairness();
-await probe('the same 100 unknown ids again at once', () => graphql(strict, partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids: unknown('cold') }));
+await probe('the same 100 unknown ids again at once', () =>
+  graphql(strict, partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids: unknown('cold') }),
+);
 await probe('query nested 5,000 levels', () => graphql(strict, user, `{ ${'me { '.repeat(5000)}id${' }'.repeat(5000)} }`));
 await probe('`Origin: null` preflight and request (CORS_ORIGINS unset)', async () => {
   const preflight = await fetch(strict.url, { method: 'OPTIONS', headers: { origin: 'null', 'access-control-request-method': 'POST' } });
-  const answer = await fetch(strict.url, { method: 'POST', headers: { origin: 'null', 'content-type': 'application/json', authorization: `Bearer ${user}` }, body: '{"query":"{me{id}}"}' });
+  const answer = await fetch(strict.url, {
+    method: 'POST',
+    headers: { origin: 'null', 'content-type': 'application/json', authorization: `Bearer ${user}` },
+    body: '{"query":"{me{id}}"}',
+  });
   const granted = [preflight, answer].some((response) => response.headers.has('access-control-allow-origin'));
   return `${preflight.status} / ${answer.status}, ${granted ? 'GRANTED' : 'no Access-Control-Allow-Origin'}`;
 });
@@ -129,7 +135,10 @@ function raw(target: { url: string }, body: Buffer, token?: string): Promise<str
 async function fairness(): Promise<void> {
   const before = upstreamCalls();
   const started = performance.now();
-  const batch = graphql(strict, partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids: unknown('cold') }).then((answer) => ({ answer, ms: performance.now() - started }));
+  const batch = graphql(strict, partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids: unknown('cold') }).then((answer) => ({
+    answer,
+    ms: performance.now() - started,
+  }));
   await new Promise((resolve) => setTimeout(resolve, 300));
   const meStarted = performance.now();
   const me = await graphql(strict, other, '{ me { id } }');

@@ -33,7 +33,10 @@ const corsOrigins = z
   .string()
   .trim()
   .transform((value, ctx) => {
-    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
     if (entries.includes('*')) {
       if (entries.length > 1) ctx.addIssue({ code: 'custom', message: '`*` cannot be combined with other origins' });
       return '*' as const;

@@ -39,6 +39,9 @@ export interface ConfigFragment<Shape extends z.ZodRawShape, Config> {
 }
 
 /** Declares a provider's configuration fragment, inferring the types of `read`. */
-export function configFragment<Shape extends z.ZodRawShape, Config>(env: Shape, read: (env: z.output<z.ZodObject<Shape>>) => Config): ConfigFragment<Shape, Config> {
+export function configFragment<Shape extends z.ZodRawShape, Config>(
+  env: Shape,
+  read: (env: z.output<z.ZodObject<Shape>>) => Config,
+): ConfigFragment<Shape, Config> {
   return { env, read };
 }

@@ -78,8 +78,11 @@ export class QueryTooExpensiveError extends GatewayError {
 /** The provider token is dead for good: the user must sign in through `connection` again. */
 export class ReauthenticationRequiredError extends GatewayError {
   constructor(provider: string, connection: string, extensions: Record<string, unknown> = {}) {
-    super(`The ${connection} token can no longer be used; the user must sign in with ${connection} again.`,
-      'REAUTHENTICATION_REQUIRED', { provider, connection, ...extensions });
+    super(`The ${connection} token can no longer be used; the user must sign in with ${connection} again.`, 'REAUTHENTICATION_REQUIRED', {
+      provider,
+      connection,
+      ...extensions,
+    });
   }
 }
 

@@ -39,6 +39,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     logger.info({ event: 'shutdown', signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    void gateway.close().then(() => process.exit(0), () => process.exit(1));
+    void gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }

@@ -60,7 +60,9 @@ describe('the import graph of src/', () => {
   });
 
   it('keeps the sandbox and the test helpers out of the product', () => {
-    const outside = Object.entries(graph).flatMap(([file, imports]) => imports.filter((imported) => imported.startsWith('..')).map((imported) => `${file} → ${imported}`));
+    const outside = Object.entries(graph).flatMap(([file, imports]) =>
+      imports.filter((imported) => imported.startsWith('..')).map((imported) => `${file} → ${imported}`),
+    );
     expect(outside).toEqual([]);
   });
 });

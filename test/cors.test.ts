@@ -65,7 +65,10 @@ function corsHeaders(response: Response): Record<string, string> {
 }
 
 function varyFields(response: Response): string[] {
-  return (response.headers.get('vary') ?? '').split(',').map((field) => field.trim().toLowerCase()).filter(Boolean);
+  return (response.headers.get('vary') ?? '')
+    .split(',')
+    .map((field) => field.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 async function expectData(response: Response): Promise<void> {
@@ -104,7 +107,7 @@ describe('CORS_ORIGINS as a list', () => {
     }
   });
 
-  it('answers a listed origin\'s preflight without a token: 204, methods, headers, max age', async () => {
+  it("answers a listed origin's preflight without a token: 204, methods, headers, max age", async () => {
     const response = await preflight(listed, APP);
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(APP);

@@ -11,10 +11,22 @@ const estimate = (query: string, variables: Record<string, unknown> = {}, operat
 
 describe('the README examples stay well inside the default budget (100)', () => {
   it.each([
-    ['me with identities and token states', '{ me { id email identities { provider connection userId isSocial token { state expiresAt hasRefreshToken } } } }', 1],
-    ['Google', '{ me { google { profile { email name } calendarEvents(first: 5) { edges { node { summary } } } driveFiles(first: 5) { edges { node { name } } } } } }', 4],
+    [
+      'me with identities and token states',
+      '{ me { id email identities { provider connection userId isSocial token { state expiresAt hasRefreshToken } } } }',
+      1,
+    ],
+    [
+      'Google',
+      '{ me { google { profile { email name } calendarEvents(first: 5) { edges { node { summary } } } driveFiles(first: 5) { edges { node { name } } } } } }',
+      4,
+    ],
     ['Facebook', '{ me { facebook { profile { id } friendCount friends(first: 25) { edges { cursor } } } } }', 4],
-    ['Bitbucket', '{ me { bitbucket { account { uuid } workspaces(first: 10) { edges { node { slug } } } repositories(workspace: "w", first: 10) { edges { node { fullName } } } } } }', 4],
+    [
+      'Bitbucket',
+      '{ me { bitbucket { account { uuid } workspaces(first: 10) { edges { node { slug } } } repositories(workspace: "w", first: 10) { edges { node { fullName } } } } } }',
+      4,
+    ],
     ['custom OAuth2', '{ me { identities { ... on OAuth2Identity { connection request(path: "/items", query: { page: 2 }) } } } }', 2],
     ['a partner batch', '{ users(ids: ["a", "b", "c"]) { id name google { token { state } } identities { __typename provider userId } } }', 1],
   ])('%s costs %i', (_name, query, cost) => {

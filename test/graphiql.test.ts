@@ -152,7 +152,10 @@ describe('GRAPHIQL=true', () => {
 
   it('has a CSP naming no host at all, not even with a scheme', async () => {
     const csp = header(await browserGet(on), 'content-security-policy');
-    const directives = csp.split(';').map((directive) => directive.trim()).filter(Boolean);
+    const directives = csp
+      .split(';')
+      .map((directive) => directive.trim())
+      .filter(Boolean);
     expect(directives.length).toBeGreaterThan(3);
     for (const directive of directives) {
       const [name, ...sources] = directive.split(/\s+/);
@@ -169,7 +172,7 @@ describe('GRAPHIQL=true', () => {
     expect(scriptSrc).not.toMatch(/unsafe-inline/);
   });
 
-  it('allows exactly the page\'s inline script by hash', async () => {
+  it("allows exactly the page's inline script by hash", async () => {
     const answer = await browserGet(on);
     const { scripts } = splitPage(answer.body.toString('utf8'));
     expect(scripts).toHaveLength(1);
@@ -209,7 +212,7 @@ describe('GRAPHIQL=true', () => {
     }
   });
 
-  it('sends the page gzip\'d to a client that accepts gzip, the same page once decompressed', async () => {
+  it("sends the page gzip'd to a client that accepts gzip, the same page once decompressed", async () => {
     const plain = await browserGet(on, { 'accept-encoding': 'identity' });
     const gzipped = await browserGet(on, { 'accept-encoding': 'gzip, deflate, br' });
     expect(gzipped.status).toBe(200);
@@ -284,7 +287,10 @@ describe('GRAPHIQL=true', () => {
       const answer = await browserGet(gateway, { origin: 'https://app.example.com' });
       expect(answer.status).toBe(200);
       expect(answer.body.toString('utf8')).toContain('page-token');
-      expect(Object.keys(answer.headers).filter((name) => name.startsWith('access-control-')), cors).toEqual([]);
+      expect(
+        Object.keys(answer.headers).filter((name) => name.startsWith('access-control-')),
+        cors,
+      ).toEqual([]);
       expect(header(answer, 'cross-origin-resource-policy')).toBe('same-origin');
       // The API next to it keeps its grant.
       const api = await rawGet(gateway.url, { accept: 'application/json', origin: 'https://app.example.com' });

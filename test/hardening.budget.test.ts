@@ -60,9 +60,7 @@ describe('alias bombs', () => {
     expect(answer.status).toBe(400);
     expect(answer.data).toBeUndefined();
     // 500 calendar pages plus the Management read that finds the caller.
-    expect(answer.errors).toEqual([
-      expect.objectContaining({ extensions: { code: 'QUERY_TOO_EXPENSIVE', cost: 501, limit: 100 } }),
-    ]);
+    expect(answer.errors).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_TOO_EXPENSIVE', cost: 501, limit: 100 } })]);
     expect(upstreamCalls()).toEqual(before);
   });
 
@@ -90,9 +88,14 @@ describe('alias bombs', () => {
   });
 
   it('costs nothing for fields under @skip(if: true) or @include(if: false)', async () => {
-    const answer = await postGraphQL(loose.url, ada, `query ($no: Boolean!) { me { id google @include(if: $no) { ${aliases(200, () => 'profile { sub }')} } } }`, {
-      no: false,
-    });
+    const answer = await postGraphQL(
+      loose.url,
+      ada,
+      `query ($no: Boolean!) { me { id google @include(if: $no) { ${aliases(200, () => 'profile { sub }')} } } }`,
+      {
+        no: false,
+      },
+    );
     expect(answer.errors).toBeUndefined();
     expect(answer.data).toEqual({ me: { id: SEED_USERS.ada } });
   });
@@ -150,7 +153,14 @@ describe('the run-time backstop', () => {
       identities: MULTI_CONNECTIONS.map((connection) => {
         oauth2.addAccount({ id: `${connection}-account`, profile: { connection } });
         const tokens = oauth2.issueTokens(`${connection}-account`);
-        return { provider: 'oauth2', connection, user_id: `${connection}|${connection}-account`, isSocial: false, access_token: tokens.access_token, expires_in: 3600 };
+        return {
+          provider: 'oauth2',
+          connection,
+          user_id: `${connection}|${connection}-account`,
+          isSocial: false,
+          access_token: tokens.access_token,
+          expires_in: 3600,
+        };
       }),
     });
   });

@@ -40,7 +40,13 @@ describe('document limits (defaults)', () => {
   });
 
   it("runs GraphiQL's full introspection query", async () => {
-    const query = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true });
+    const query = getIntrospectionQuery({
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+    });
     const answer = await h.query<{ __schema: { types: { name: string }[] } }>(ada, query);
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.__schema.types.map((type) => type.name)).toContain('GoogleIdentity');

@@ -197,7 +197,10 @@ function aliasBomb(bytes: number): string {
   return JSON.stringify({ query: `{${parts.join(' ')}}` });
 }
 
-async function post(body: string, authorization?: string): Promise<{ status: number; body: { errors: { message: string; extensions?: { code?: string } }[] } & Record<string, unknown> }> {
+async function post(
+  body: string,
+  authorization?: string,
+): Promise<{ status: number; body: { errors: { message: string; extensions?: { code?: string } }[] } & Record<string, unknown> }> {
   const response = await fetch(`${origin}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', ...(authorization ? { authorization } : {}) },

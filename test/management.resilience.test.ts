@@ -103,7 +103,11 @@ describe('server errors and timeouts', () => {
   });
 
   it('falls back to per-user reads when a search times out (503)', async () => {
-    h.sandbox.tenant.injectFault('searchUsers', { status: 503, body: { statusCode: 503, error: 'Service Unavailable', message: 'The query exceeded the timeout' }, times: 3 });
+    h.sandbox.tenant.injectFault('searchUsers', {
+      status: 503,
+      body: { statusCode: 503, error: 'Service Unavailable', message: 'The query exceeded the timeout' },
+      times: 3,
+    });
     const ids = [SEED_USERS.linus, SEED_USERS.alan];
     const answer = await h.query(partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids });
     expect(answer.errors).toBeUndefined();

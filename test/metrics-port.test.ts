@@ -37,7 +37,11 @@ describe('METRICS_PORT', () => {
   });
 
   it('serves nothing but GET /metrics on the metrics listener', async () => {
-    for (const [method, path] of [['GET', '/graphql'], ['GET', '/healthz'], ['POST', '/metrics']] as const) {
+    for (const [method, path] of [
+      ['GET', '/graphql'],
+      ['GET', '/healthz'],
+      ['POST', '/metrics'],
+    ] as const) {
       const response = await fetch(`${metricsOrigin}${path}`, { method });
       expect(response.status).toBe(404);
       await response.body?.cancel();

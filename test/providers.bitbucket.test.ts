@@ -207,7 +207,11 @@ describe('failures stay in their field', () => {
 
   it('maps Bitbucket error envelopes: 429, 400, 403, 410 and 5xx', async () => {
     const bb = h.sandbox.bitbucket;
-    bb.injectFault('user', { status: 429, headers: { 'Retry-After': '120' }, body: { type: 'error', error: { message: 'Rate limit for this resource has been exceeded' } } });
+    bb.injectFault('user', {
+      status: 429,
+      headers: { 'Retry-After': '120' },
+      body: { type: 'error', error: { message: 'Rate limit for this resource has been exceeded' } },
+    });
     const calls = bb.count('user');
     const limited = await bitbucket(ada, 'account { uuid }');
     // A Retry-After beyond the wait budget is not retried: one call, reported at once.
@@ -226,7 +230,13 @@ describe('failures stay in their field', () => {
 
     bb.injectFault('user', {
       status: 410,
-      body: { type: 'error', error: { message: 'CHANGE-2770 - Functionality has been deprecated', data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' } } },
+      body: {
+        type: 'error',
+        error: {
+          message: 'CHANGE-2770 - Functionality has been deprecated',
+          data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770' },
+        },
+      },
     });
     const gone = await bitbucket(ada, 'account { uuid }');
     expect(errorCodes(gone)).toEqual(['UPSTREAM_UNAVAILABLE']);

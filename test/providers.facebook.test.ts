@@ -94,7 +94,10 @@ describe('friends', () => {
     const start = h.sandbox.facebook.requests.length;
     const first = await friendsPage(null, 7);
     await friendsPage(first.data?.me.facebook.friends?.pageInfo.endCursor, 7);
-    const urls = h.sandbox.facebook.requests.slice(start).filter((r) => r.route === 'friends').map((r) => new URL(r.url, 'http://fake'));
+    const urls = h.sandbox.facebook.requests
+      .slice(start)
+      .filter((r) => r.route === 'friends')
+      .map((r) => new URL(r.url, 'http://fake'));
     expect(urls.map((url) => url.searchParams.get('limit'))).toEqual(['7', '7']);
     expect(urls[0]?.searchParams.get('after')).toBeNull();
     expect(urls[1]?.searchParams.get('after')).toBe(Buffer.from(seededFriends(SEED_ACCOUNTS.ada.facebook)[6]!.id).toString('base64'));
@@ -126,7 +129,10 @@ describe('friends', () => {
   });
 
   it("refuses a cursor of another field (Google's calendarEvents) without calling Facebook", async () => {
-    const google = await h.query<{ me: { google: { calendarEvents: FriendsPage } } }>(ada, '{ me { google { calendarEvents(first: 2) { pageInfo { endCursor } } } } }');
+    const google = await h.query<{ me: { google: { calendarEvents: FriendsPage } } }>(
+      ada,
+      '{ me { google { calendarEvents(first: 2) { pageInfo { endCursor } } } } }',
+    );
     const foreign = google.data?.me.google.calendarEvents.pageInfo.endCursor;
     expect(foreign).toEqual(expect.any(String));
     const before = h.sandbox.facebook.count('friends');
@@ -204,14 +210,20 @@ describe('failures', () => {
     const withHeader = await h.query(ada, '{ me { facebook { profile { id } } } }');
     expect(withHeader.errors?.[0]?.extensions).toMatchObject({ code: 'PROVIDER_RATE_LIMITED', retryAfter: 7 });
     const usage = { '1010': [{ type: 'pages', call_count: 100, total_cputime: 3, total_time: 85, estimated_time_to_regain_access: 4 }] };
-    const buc = { error: { message: '(#80001) There have been too many calls to this Page account.', type: 'OAuthException', code: 80001, fbtrace_id: 'Atrace' } };
+    const buc = {
+      error: { message: '(#80001) There have been too many calls to this Page account.', type: 'OAuthException', code: 80001, fbtrace_id: 'Atrace' },
+    };
     h.sandbox.facebook.injectFault('me', { status: 400, body: buc, headers: { 'X-Business-Use-Case-Usage': JSON.stringify(usage) } });
     const withUsage = await h.query(ada, '{ me { facebook { profile { id } } } }');
     expect(withUsage.errors?.[0]?.extensions).toMatchObject({ code: 'PROVIDER_RATE_LIMITED', retryAfter: 240 });
   });
 
   it('retries a failing friends GET and then gives UPSTREAM_UNAVAILABLE on that field only', async () => {
-    h.sandbox.facebook.injectFault('friends', { status: 500, body: { error: { message: 'An unknown error has occurred.', type: 'OAuthException', code: 1 } }, times: 3 });
+    h.sandbox.facebook.injectFault('friends', {
+      status: 500,
+      body: { error: { message: 'An unknown error has occurred.', type: 'OAuthException', code: 1 } },
+      times: 3,
+    });
     const before = h.sandbox.facebook.count('friends');
     const answer = await h.query<FacebookData>(ada, '{ me { facebook { profile { id } friends(first: 3) { edges { node { id } } } } } }');
     expect(errorCodes(answer)).toEqual(['UPSTREAM_UNAVAILABLE']);

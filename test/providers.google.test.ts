@@ -69,8 +69,9 @@ describe('calendarEvents', () => {
       if (!connection.pageInfo.hasNextPage) break;
       after = connection.pageInfo.endCursor;
     }
-    const expected = account().events!
-      .filter((event) => event.status !== 'cancelled' && Date.parse(event.end?.dateTime ?? `${event.end?.date}T00:00:00Z`) > Date.parse(timeMin));
+    const expected = account().events!.filter(
+      (event) => event.status !== 'cancelled' && Date.parse(event.end?.dateTime ?? `${event.end?.date}T00:00:00Z`) > Date.parse(timeMin),
+    );
     expect(seen.map((event) => event.id).sort()).toEqual(expected.map((event) => event.id).sort());
     expect(new Set(seen.map((event) => event.id)).size).toBe(seen.length);
     const starts = seen.map((event) => Date.parse(event.start));
@@ -91,7 +92,9 @@ describe('calendarEvents', () => {
 
   it('resumes after a cursor in the middle of a page', async () => {
     const timeMin = new Date(Date.now() - 7 * 86_400_000).toISOString();
-    const all = await google<{ calendarEvents: Connection<{ id: string }> }>('calendarEvents(first: 6, timeMin: $timeMin) { edges { cursor node { id } } }', { timeMin });
+    const all = await google<{ calendarEvents: Connection<{ id: string }> }>('calendarEvents(first: 6, timeMin: $timeMin) { edges { cursor node { id } } }', {
+      timeMin,
+    });
     const edges = all.data!.me.google.calendarEvents.edges;
     const resumed = await google<{ calendarEvents: Connection<{ id: string }> }>(
       'calendarEvents(first: 2, after: $after, timeMin: $timeMin) { edges { node { id } } }',
@@ -121,11 +124,14 @@ describe('driveFiles', () => {
     let after: string | null = null;
     for (let page = 0; page < 20; page++) {
       const answer: GraphQLAnswer<{ me: { google: { driveFiles: Connection<{ id: string; name: string; mimeType: string; modifiedTime: string }> } } }> =
-        await google('driveFiles(first: $first, after: $after, query: $q) { edges { node { id name mimeType modifiedTime } } pageInfo { hasNextPage endCursor } }', {
-          first: 5,
-          after,
-          q: 'trashed = false',
-        });
+        await google(
+          'driveFiles(first: $first, after: $after, query: $q) { edges { node { id name mimeType modifiedTime } } pageInfo { hasNextPage endCursor } }',
+          {
+            first: 5,
+            after,
+            q: 'trashed = false',
+          },
+        );
       expect(answer.errors).toBeUndefined();
       const connection = answer.data!.me.google.driveFiles;
       seen.push(...connection.edges.map((edge) => edge.node));
@@ -144,7 +150,14 @@ describe('failures stay in their field', () => {
   it('renews the token once after a 401 and answers', async () => {
     h.sandbox.google.injectFault('userinfo', {
       status: 401,
-      body: { error: { code: 401, message: 'Request had invalid authentication credentials.', errors: [{ message: 'Invalid Credentials', domain: 'global', reason: 'authError' }], status: 'UNAUTHENTICATED' } },
+      body: {
+        error: {
+          code: 401,
+          message: 'Request had invalid authentication credentials.',
+          errors: [{ message: 'Invalid Credentials', domain: 'global', reason: 'authError' }],
+          status: 'UNAUTHENTICATED',
+        },
+      },
       headers: { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' },
     });
     const grants = h.sandbox.google.count('token');
@@ -158,7 +171,8 @@ describe('failures stay in their field', () => {
     h.sandbox.google.injectFault('userinfo', { status: 403, body: googleRateLimitBody('rateLimitExceeded', 403) });
     const started = Date.now();
     const answer = await h.query<{ me: { id: string; google: { profile: unknown; driveFiles: unknown } } }>(
-      ada, '{ me { id google { profile { sub } driveFiles(first: 1) { edges { node { id } } } } } }',
+      ada,
+      '{ me { id google { profile { sub } driveFiles(first: 1) { edges { node { id } } } } } }',
     );
     expect(Date.now() - started).toBeLessThan(2000);
     expect(answer.data?.me.id).toBe(SEED_USERS.ada);

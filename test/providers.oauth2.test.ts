@@ -22,7 +22,12 @@ beforeEach(() => h.sandbox.clearFaults());
 async function oauth2(selection: string, variables?: Record<string, unknown>, url = h.main.url) {
   const declared = ['path', 'query'].filter((name) => selection.includes(`$${name}`));
   const declaration = declared.length > 0 ? `(${declared.map((name) => (name === 'path' ? '$path: String!' : '$query: JSON')).join(', ')})` : '';
-  const answer: GraphQLAnswer<Identities> = await postGraphQL(url, ada, `query ${declaration} { me { identities { connection ... on OAuth2Identity { ${selection} } } } }`, variables);
+  const answer: GraphQLAnswer<Identities> = await postGraphQL(
+    url,
+    ada,
+    `query ${declaration} { me { identities { connection ... on OAuth2Identity { ${selection} } } } }`,
+    variables,
+  );
   const identity = answer.data?.me.identities.find((candidate) => candidate.connection === 'my-custom-oauth');
   return { answer, identity };
 }
@@ -95,7 +100,12 @@ describe('path safety', () => {
     expect(answer.errors).toBeUndefined();
     expect(identity?.a).toEqual({ ok: true });
     expect(identity?.b).toBeNull();
-    expect(h.sandbox.oauth2.requests.slice(-2).map((request) => request.url).sort()).toEqual(['/api/files/a%20b;v=1', '/api/v1/items:batchGet']);
+    expect(
+      h.sandbox.oauth2.requests
+        .slice(-2)
+        .map((request) => request.url)
+        .sort(),
+    ).toEqual(['/api/files/a%20b;v=1', '/api/v1/items:batchGet']);
   });
 
   it.each([{ nested: { a: 1 } }, { empty: null }, [1, 2], 'page=2', { list: [[1]] }])('refuses the query %j before calling the API', async (query) => {

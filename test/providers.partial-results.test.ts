@@ -50,8 +50,16 @@ describe('one query across every provider', () => {
 
   it('nulls only the failing providers, each with its own code, and keeps the rest', async () => {
     h.sandbox.google.injectFault('userinfo', { hang: true, times: 3 });
-    h.sandbox.facebook.injectFault('me', { status: 500, body: { error: { message: 'An unknown error has occurred.', type: 'OAuthException', code: 1 } }, times: 3 });
-    h.sandbox.bitbucket.injectFault('user', { status: 429, headers: { 'retry-after': '120' }, body: { type: 'error', error: { message: 'Rate limit exceeded' } } });
+    h.sandbox.facebook.injectFault('me', {
+      status: 500,
+      body: { error: { message: 'An unknown error has occurred.', type: 'OAuthException', code: 1 } },
+      times: 3,
+    });
+    h.sandbox.bitbucket.injectFault('user', {
+      status: 429,
+      headers: { 'retry-after': '120' },
+      body: { type: 'error', error: { message: 'Rate limit exceeded' } },
+    });
     h.sandbox.oauth2.injectFault('api', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, body: { error: 'invalid_token' } });
     const grants = h.sandbox.oauth2.count('token');
 

@@ -3,15 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  GraphQLEnumType,
-  GraphQLInterfaceType,
-  GraphQLObjectType,
-  GraphQLScalarType,
-  buildSchema,
-  type GraphQLField,
-  type GraphQLSchema,
-} from 'graphql';
+import { GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType, GraphQLScalarType, buildSchema, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { printGatewaySchema } from '../src/graphql/schema.js';
 
@@ -118,7 +110,12 @@ describe('schema has the promised public types', () => {
   });
 
   it('makes exactly the five identity types implement Identity', () => {
-    expect(schema.getPossibleTypes(interfaceType('Identity')).map((t) => t.name).sort()).toEqual([...IDENTITY_TYPES].sort());
+    expect(
+      schema
+        .getPossibleTypes(interfaceType('Identity'))
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual([...IDENTITY_TYPES].sort());
   });
 
   it('has TokenStatus with expiresAt: DateTime, hasRefreshToken: Boolean! and state: TokenState!', () => {
@@ -131,9 +128,12 @@ describe('schema has the promised public types', () => {
   it('has TokenState with exactly VALID, EXPIRED, REAUTHENTICATION_REQUIRED and UNKNOWN', () => {
     const state = schema.getType('TokenState');
     expect(state).toBeInstanceOf(GraphQLEnumType);
-    expect((state as GraphQLEnumType).getValues().map((v) => v.name).sort()).toEqual(
-      ['EXPIRED', 'REAUTHENTICATION_REQUIRED', 'UNKNOWN', 'VALID'],
-    );
+    expect(
+      (state as GraphQLEnumType)
+        .getValues()
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual(['EXPIRED', 'REAUTHENTICATION_REQUIRED', 'UNKNOWN', 'VALID']);
   });
 
   it('exposes no field that could carry a refresh token or client secret', () => {
@@ -173,7 +173,9 @@ describe('schema has the promised public types', () => {
     expect(typeOf(objectType('OAuth2Identity'), 'request')).toBe('JSON');
     // The promised page-size defaults: 10, except Facebook friends' 25.
     const defaultOf = (type: GraphQLObjectType, fieldName: string, arg: string) => field(type, fieldName).args.find((a) => a.name === arg)?.defaultValue;
-    expect([defaultOf(google, 'calendarEvents', 'first'), defaultOf(google, 'driveFiles', 'first'), defaultOf(facebook, 'friends', 'first')]).toEqual([10, 10, 25]);
+    expect([defaultOf(google, 'calendarEvents', 'first'), defaultOf(google, 'driveFiles', 'first'), defaultOf(facebook, 'friends', 'first')]).toEqual([
+      10, 10, 25,
+    ]);
     expect([defaultOf(bitbucket, 'workspaces', 'first'), defaultOf(bitbucket, 'repositories', 'first')]).toEqual([10, 10]);
     const expectedTypes: Record<string, Record<string, string>> = {
       GoogleProfile: { sub: 'String!', email: 'String', emailVerified: 'Boolean', name: 'String', picture: 'String' },
@@ -186,7 +188,8 @@ describe('schema has the promised public types', () => {
       BitbucketRepository: { uuid: 'ID!', fullName: 'String!', name: 'String!', isPrivate: 'Boolean!', updatedOn: 'DateTime', htmlUrl: 'String' },
     };
     for (const [typeName, fields] of Object.entries(expectedTypes)) {
-      for (const [fieldName, type] of Object.entries(fields)) expect(`${typeName}.${fieldName}: ${typeOf(objectType(typeName), fieldName)}`).toBe(`${typeName}.${fieldName}: ${type}`);
+      for (const [fieldName, type] of Object.entries(fields))
+        expect(`${typeName}.${fieldName}: ${typeOf(objectType(typeName), fieldName)}`).toBe(`${typeName}.${fieldName}: ${type}`);
     }
     for (const node of ['GoogleCalendarEvent', 'GoogleDriveFile', 'FacebookFriend', 'BitbucketWorkspace', 'BitbucketRepository']) {
       const connection = objectType(`${node}Connection`);

@@ -207,10 +207,14 @@ beforeAll(async () => {
   h.sandbox.google.injectFault('userinfo', { status: 401, body: { error: { code: 401, message: 'Invalid Credentials', status: 'UNAUTHENTICATED' } } });
   h.sandbox.bitbucket.injectFault('user', { status: 401, body: { type: 'error', error: { message: 'Access token expired.' } } });
   h.sandbox.facebook.injectFault('me', { status: 500, body: { error: { message: 'unknown', type: 'OAuthException', code: 1 } }, times: 3 });
-  answers.providers = await send(h.main, await callerToken(ada), `{ me {
+  answers.providers = await send(
+    h.main,
+    await callerToken(ada),
+    `{ me {
     google { profile { sub } } facebook { profile { id } } bitbucket { account { uuid } }
     identities { ... on OAuth2Identity { request(path: "/me") } }
-  } }`);
+  } }`,
+  );
   h.sandbox.clearFaults();
   // A dead grant (Google refuses Grace's refresh token) and a dead Facebook token (code 190).
   h.sandbox.google.revokeRefreshTokens(SEED_ACCOUNTS.grace.google);
@@ -221,7 +225,11 @@ beforeAll(async () => {
 
 /** Sends a query whose answer may rightly hold provider tokens; it is not searched, the rest is. */
 async function fetchAllowed(token: string, query: string): Promise<string> {
-  const response = await fetch(h.main.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+  const response = await fetch(h.main.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
   return response.text();
 }
 
@@ -282,7 +290,10 @@ describe('no secret in clear text', () => {
     for (const gateway of gateways) expect(gateway.logs.length).toBeGreaterThan(0);
     const lines = gateways.flatMap((gateway) => gateway.logs);
     for (const event of ['management_token_fetched', 'token_refreshed', 'token_dead', 'field_failed']) {
-      expect(lines.some((line) => line.includes(event)), event).toBe(true);
+      expect(
+        lines.some((line) => line.includes(event)),
+        event,
+      ).toBe(true);
     }
     expect(leaks(lines)).toEqual([]);
   });

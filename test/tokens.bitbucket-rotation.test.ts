@@ -40,7 +40,9 @@ describe('Bitbucket rotating refresh tokens', () => {
       vi.setSystemTime(Date.now() + TWO_HOURS_AND_A_BIT);
       const caller = await h.token(SEED_USERS.alan, 'read:user_idp_tokens');
       const answer = await postGraphQL<{ me: { bitbucket: { accessToken: string; token: { hasRefreshToken: boolean } } } }>(
-        gateways[round % 3]!.url, caller, QUERY,
+        gateways[round % 3]!.url,
+        caller,
+        QUERY,
       );
       expect(answer.errors).toBeUndefined();
       const token = answer.data!.me.bitbucket.accessToken;

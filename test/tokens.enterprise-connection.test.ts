@@ -8,7 +8,11 @@ import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
 // ISO date) show as a TokenStatus, and `adminAccessToken` (also read:user_idp_tokens) is a valid,
 // renewed-when-needed token. Google Workspace (`google-apps`) admin tokens renew at Google.
 
-interface AdminStatus { state: string; expiresAt: string | null; hasRefreshToken: boolean }
+interface AdminStatus {
+  state: string;
+  expiresAt: string | null;
+  hasRefreshToken: boolean;
+}
 interface ConnectionAnswer {
   enterpriseConnection: { id?: string; name?: string; strategy?: string; adminToken?: AdminStatus | null; adminAccessToken?: string | null } | null;
 }
@@ -70,9 +74,12 @@ afterAll(async () => h?.close());
 
 describe('enterpriseConnection', () => {
   it('reads the connection with the state of its admin token, renewing nothing', async () => {
-    const answer = await h.query<ConnectionAnswer>(admin, `{
+    const answer = await h.query<ConnectionAnswer>(
+      admin,
+      `{
       enterpriseConnection(name: "acme-workspace") { id name strategy adminToken { state expiresAt hasRefreshToken } }
-    }`);
+    }`,
+    );
     expect(answer.errors).toBeUndefined();
     const connection = answer.data!.enterpriseConnection!;
     expect(connection).toMatchObject({ id: 'con_GApps0AcmeWork01', name: 'acme-workspace', strategy: 'google-apps' });
@@ -103,9 +110,12 @@ describe('enterpriseConnection', () => {
     expect(await userinfoStatus(token)).toBe(200);
     expect(h.sandbox.google.count('token')).toBe(before + 1);
     // The connection still holds the old pair; the renewed record is not overwritten by it.
-    const again = await h.query<ConnectionAnswer>(adminWithTokens, `{
+    const again = await h.query<ConnectionAnswer>(
+      adminWithTokens,
+      `{
       enterpriseConnection(name: "acme-lapsed") { adminAccessToken adminToken { state expiresAt hasRefreshToken } }
-    }`);
+    }`,
+    );
     expect(again.errors).toBeUndefined();
     expect(again.data?.enterpriseConnection?.adminAccessToken).toBe(token);
     expect(again.data?.enterpriseConnection?.adminToken).toMatchObject({ state: 'VALID', hasRefreshToken: true });
@@ -136,10 +146,13 @@ describe('enterpriseConnection', () => {
   it('refuses the field without read:connections, before reading Auth0', async () => {
     const caller = await h.token('reporting-app@clients', 'read:users read:user_idp_tokens');
     const reads = h.sandbox.tenant.count('listConnections') + h.sandbox.tenant.count('getConnection');
-    const answer = await h.query<ConnectionAnswer & { user: { id: string } | null }>(caller, `{
+    const answer = await h.query<ConnectionAnswer & { user: { id: string } | null }>(
+      caller,
+      `{
       enterpriseConnection(name: "acme-workspace") { name adminAccessToken }
       user(id: "auth0|nobody") { id }
-    }`);
+    }`,
+    );
     expect(errorCodes(answer)).toEqual(['FORBIDDEN']);
     expect(answer.errors![0]!.extensions).toMatchObject({ requiredScope: 'read:connections' });
     expect(answer.errors![0]!.path).toEqual(['enterpriseConnection']);
@@ -154,12 +167,19 @@ describe('enterpriseConnection', () => {
   });
 
   it('gives null admin token and admin access token for a connection without admin tokens', async () => {
-    const answer = await h.query<ConnectionAnswer>(adminWithTokens, `{
+    const answer = await h.query<ConnectionAnswer>(
+      adminWithTokens,
+      `{
       enterpriseConnection(name: "acme-azure") { id name strategy adminToken { state } adminAccessToken }
-    }`);
+    }`,
+    );
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.enterpriseConnection).toEqual({
-      id: 'con_Wa4dAcmeAzure01x', name: 'acme-azure', strategy: 'waad', adminToken: null, adminAccessToken: null,
+      id: 'con_Wa4dAcmeAzure01x',
+      name: 'acme-azure',
+      strategy: 'waad',
+      adminToken: null,
+      adminAccessToken: null,
     });
   });
 });

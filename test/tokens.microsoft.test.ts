@@ -25,7 +25,17 @@ beforeAll(async () => {
     created_at: threeHoursAgo,
     updated_at: threeHoursAgo,
     last_login: threeHoursAgo,
-    identities: [{ provider: 'waad', connection: 'acme-azure', user_id: 'alice@acme.example', isSocial: false, access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_in: 3599 }],
+    identities: [
+      {
+        provider: 'waad',
+        connection: 'acme-azure',
+        user_id: 'alice@acme.example',
+        isSocial: false,
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_in: 3599,
+      },
+    ],
   });
 });
 afterAll(async () => h?.close());
@@ -62,7 +72,11 @@ describe('Microsoft (waad) tokens', () => {
 
   it('says CONFIGURATION_ERROR, not re-authentication, when the tenant endpoint refuses the client', async () => {
     const gateway = await h.startGateway({ MICROSOFT_LOGIN_URL: h.sandbox.oauth2.origin, REDIS_KEY_PREFIX: `test:${Date.now()}:ms:` });
-    h.sandbox.oauth2.injectFault('tenantToken', { status: 401, headers: { 'www-authenticate': 'Basic' }, body: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' } });
+    h.sandbox.oauth2.injectFault('tenantToken', {
+      status: 401,
+      headers: { 'www-authenticate': 'Basic' },
+      body: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' },
+    });
     const caller = await h.token(USER, 'read:user_idp_tokens');
     const response = await fetch(gateway.url, {
       method: 'POST',

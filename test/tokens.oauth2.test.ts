@@ -14,7 +14,11 @@ const ADA_OAUTH2 = SEED_ACCOUNTS.ada.oauth2;
 const QUERY = '{ me { identities { ... on OAuth2Identity { connection accessToken token { state hasRefreshToken } } } } }';
 const AN_HOUR_AND_A_BIT = 3_600_000 + 120_000;
 
-interface OAuth2View { connection?: string; accessToken?: string | null; token?: { state: string; hasRefreshToken: boolean } }
+interface OAuth2View {
+  connection?: string;
+  accessToken?: string | null;
+  token?: { state: string; hasRefreshToken: boolean };
+}
 type Answer = { me: { identities: OAuth2View[] } };
 
 /** The OAuth2 identity of an answer (the other identities come back as empty objects). */
@@ -51,7 +55,7 @@ describe('a custom OAuth2 connection with strict refresh-token rotation', () => 
     await h?.close();
   });
 
-  it('renews at the connection\'s tokenURL with one grant, handing out a token the API accepts', async () => {
+  it("renews at the connection's tokenURL with one grant, handing out a token the API accepts", async () => {
     const caller = await h.token(SEED_USERS.ada, 'read:user_idp_tokens');
     const seeded = h.sandbox.users!.tokens.ada.oauth2.access_token;
     const answer = await h.query<Answer>(caller, QUERY);

@@ -13,7 +13,11 @@ const GRACE_GOOGLE = SEED_ACCOUNTS.grace.google;
 const HOUR = 3_600_000;
 
 type GoogleAnswer = GraphQLAnswer<{ me: { id: string; google: { accessToken: string | null } | null } }>;
-interface TokenStatusShape { state: string; expiresAt: string | null; hasRefreshToken: boolean }
+interface TokenStatusShape {
+  state: string;
+  expiresAt: string | null;
+  hasRefreshToken: boolean;
+}
 
 /** Status of a token at the Google fake's userinfo route: 200 means the token works there. */
 async function userinfoStatus(h: Harness, token: string): Promise<number> {
@@ -31,7 +35,12 @@ function ageAuth0Login(h: Harness, userId: string, agoMs = 3 * HOUR): void {
 }
 
 /** Writes tokens of a new sign-in into the tenant's live user record, as Auth0 does on login. */
-function signInAgainAtAuth0(h: Harness, userId: string, connection: string, tokens: { access_token: string; refresh_token?: string; expires_in: number }): void {
+function signInAgainAtAuth0(
+  h: Harness,
+  userId: string,
+  connection: string,
+  tokens: { access_token: string; refresh_token?: string; expires_in: number },
+): void {
   const user = h.sandbox.tenant.user(userId)!;
   const identity = user.identities.find((candidate) => candidate.connection === connection)!;
   identity.access_token = tokens.access_token;
@@ -68,7 +77,7 @@ describe('renewal of an expired token', () => {
   });
   afterAll(async () => h?.close());
 
-  it('renews Grace\'s expired Google token with one token call and hands out a token Google accepts', async () => {
+  it("renews Grace's expired Google token with one token call and hands out a token Google accepts", async () => {
     const seeded = h.sandbox.users!.tokens.grace.google;
     expect(await userinfoStatus(h, seeded.access_token)).toBe(401);
     const answer = await googleToken(h, caller);
@@ -154,7 +163,11 @@ describe('a refused refresh while Auth0 cannot be re-read', () => {
 
   it('is UPSTREAM_UNAVAILABLE, not REAUTHENTICATION_REQUIRED, since a newer sign-in could not be ruled out', async () => {
     expect((await h.query(caller, '{ me { id } }')).errors).toBeUndefined();
-    h.sandbox.tenant.injectFault('getUser', { status: 503, body: { statusCode: 503, error: 'Service Unavailable', message: 'Service Unavailable' }, times: 10 });
+    h.sandbox.tenant.injectFault('getUser', {
+      status: 503,
+      body: { statusCode: 503, error: 'Service Unavailable', message: 'Service Unavailable' },
+      times: 10,
+    });
     const answer = await googleToken(h, caller);
     h.sandbox.clearFaults();
     expect(errorCodes(answer)).not.toContain('REAUTHENTICATION_REQUIRED');
@@ -279,7 +292,7 @@ describe('Facebook, which has no refresh grant', () => {
   });
 });
 
-describe('a token endpoint that refuses the gateway\'s client (invalid_client)', () => {
+describe("a token endpoint that refuses the gateway's client (invalid_client)", () => {
   let h: Harness;
   let url: string;
   let caller: string;

@@ -92,7 +92,9 @@ describe('token records in Redis', () => {
     const stranger = await h.startGateway({ TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
     const reads = h.sandbox.tenant.count('getUser');
     const answer = await postGraphQL<{ me: { identities: { accessToken: string | null }[] } }>(
-      stranger.url, await h.token(SEED_USERS.alan, 'read:user_idp_tokens'), ALL_TOKENS,
+      stranger.url,
+      await h.token(SEED_USERS.alan, 'read:user_idp_tokens'),
+      ALL_TOKENS,
     );
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.me.identities[0]?.accessToken).toEqual(expect.any(String));

@@ -55,7 +55,9 @@ describe('single flight across instances', () => {
     // Every instance reports the same renewed state.
     for (const gateway of gateways) {
       const status = await postGraphQL<{ me: { google: { token: { state: string; hasRefreshToken: boolean } } } }>(
-        gateway.url, caller, '{ me { google { token { state hasRefreshToken } } } }',
+        gateway.url,
+        caller,
+        '{ me { google { token { state hasRefreshToken } } } }',
       );
       expect(status.data?.me.google.token).toEqual({ state: 'VALID', hasRefreshToken: true });
     }

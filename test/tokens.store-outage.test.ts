@@ -29,7 +29,9 @@ describe('with Redis unreachable', () => {
   let h: Harness;
   let gateway: RunningGateway;
   type Timed<T> = { answer: GraphQLAnswer<T>; ms: number };
-  type GraceData = { me: { id: string; email: string | null; google: { accessToken: string | null; token: { state: string; hasRefreshToken: boolean } } | null } };
+  type GraceData = {
+    me: { id: string; email: string | null; google: { accessToken: string | null; token: { state: string; hasRefreshToken: boolean } } | null };
+  };
   type PartnerData = {
     enterpriseConnection: { name: string; adminToken: { state: string } | null; adminAccessToken: string | null } | null;
     user: { google: { accessToken: string | null } | null } | null;
@@ -76,10 +78,13 @@ describe('with Redis unreachable', () => {
     ]);
     [grace, partner] = await Promise.all([
       timed<GraceData>(graceCaller, '{ me { id email google { accessToken token { state hasRefreshToken } } } }'),
-      timed<PartnerData>(partnerCaller, `{
+      timed<PartnerData>(
+        partnerCaller,
+        `{
         enterpriseConnection(name: "acme-workspace") { name adminToken { state } adminAccessToken }
         user(id: "${SEED_USERS.ada}") { google { accessToken } }
-      }`),
+      }`,
+      ),
     ]);
   }, 30_000);
   afterAll(async () => {
@@ -137,7 +142,9 @@ describe('with Redis unreachable', () => {
   // attempt fails, so each store operation waits up to 2 s and a request several seconds before its
   // UPSTREAM_UNAVAILABLE (user reads, which only use the cache, too). Remove `.fails` once fixed.
   it('logs the store failures as error objects, with their stacks', () => {
-    const failures = gateway.logs.map((line) => JSON.parse(line) as { event?: string; err?: { message?: string; stack?: string } }).filter((entry) => entry.err);
+    const failures = gateway.logs
+      .map((line) => JSON.parse(line) as { event?: string; err?: { message?: string; stack?: string } })
+      .filter((entry) => entry.err);
     expect(failures.length).toBeGreaterThan(0);
     for (const entry of failures) {
       expect(entry.err?.message).toEqual(expect.any(String));
@@ -162,7 +169,7 @@ describe('with the in-memory store', () => {
   });
   afterAll(async () => h?.close());
 
-  it('renews Grace\'s expired Google token once for 20 concurrent queries', async () => {
+  it("renews Grace's expired Google token once for 20 concurrent queries", async () => {
     const caller = await h.token(SEED_USERS.grace, 'read:user_idp_tokens');
     const answers = await Promise.all(Array.from({ length: 20 }, () => h.query<GoogleAnswer>(caller, '{ me { id google { accessToken } } }')));
     expect(answers.map((answer) => answer.errors)).toEqual(Array(20).fill(undefined));

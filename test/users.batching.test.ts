@@ -82,11 +82,15 @@ describe('users(ids) batching', () => {
     h.sandbox.tenant.addUser(makeUser('github|2999999'));
     const token = await h.token('github|2999999', 'read:users');
     const before = managementCalls();
-    const answer = await h.query(token, `query ($ids: [ID!]!) {
+    const answer = await h.query(
+      token,
+      `query ($ids: [ID!]!) {
       me { id }
       first: user(id: "${fresh[0]}") { id }
       users(ids: $ids) { id }
-    }`, { ids: fresh });
+    }`,
+      { ids: fresh },
+    );
     expect(answer.errors).toBeUndefined();
     const after = managementCalls();
     expect(after.search - before.search).toBe(1);
@@ -95,9 +99,12 @@ describe('users(ids) batching', () => {
 
   it('keeps the order of ids, repeats duplicates and gives null for users that do not exist', async () => {
     const before = managementCalls();
-    const answer = await h.query<{ users: ({ id: string } | null)[] }>(partner, `{
+    const answer = await h.query<{ users: ({ id: string } | null)[] }>(
+      partner,
+      `{
       users(ids: ["github|1000001", "auth0|does-not-exist", "github|1000000", "github|1000001"]) { id }
-    }`);
+    }`,
+    );
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.users).toEqual([{ id: 'github|1000001' }, null, { id: 'github|1000000' }, { id: 'github|1000001' }]);
     // The cached ones cost nothing; the missing one costs one GET that answers 404.
@@ -150,12 +157,15 @@ describe('single users', () => {
   });
 
   it('returns identities primary first with the provider types and shortcuts', async () => {
-    const answer = await h.query<{ user: Record<string, unknown> }>(partner, `{
+    const answer = await h.query<{ user: Record<string, unknown> }>(
+      partner,
+      `{
       user(id: "${SEED_USERS.ada}") {
         identities { __typename provider connection isSocial }
         google { connection } facebook { connection } bitbucket { connection }
       }
-    }`);
+    }`,
+    );
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.user).toEqual({
       identities: [
@@ -173,9 +183,12 @@ describe('single users', () => {
 
 describe('token status from Auth0', () => {
   it('reports expiry, refresh token and state without exposing a token', async () => {
-    const answer = await h.query<{ user: { identities: { provider: string; token: Record<string, unknown> }[] } }>(partner, `{
+    const answer = await h.query<{ user: { identities: { provider: string; token: Record<string, unknown> }[] } }>(
+      partner,
+      `{
       user(id: "${SEED_USERS.grace}") { identities { provider token { state expiresAt hasRefreshToken } } }
-    }`);
+    }`,
+    );
     const [github, google] = answer.data!.user.identities;
     expect(github?.token).toEqual({ state: 'UNKNOWN', expiresAt: null, hasRefreshToken: false });
     // Grace's Google token was stored at her last login two hours ago with expires_in 3599: expired, renewable.

@@ -126,10 +126,13 @@ export class ManagementClient {
     const caller = currentRequestCaller();
     const turn = this.takeTurn(caller);
     // p-queue starts the highest priority first and keeps arrival order within one priority.
-    return this.queue.add(() => {
-      this.started(caller, turn);
-      return call();
-    }, { priority: -turn });
+    return this.queue.add(
+      () => {
+        this.started(caller, turn);
+        return call();
+      },
+      { priority: -turn },
+    );
   }
 
   /**
@@ -169,7 +172,10 @@ export class ManagementClient {
     const body = (response.body ?? {}) as { message?: string; errorCode?: string };
     if (response.status === 429) throw new ProviderRateLimitedError('auth0', auth0RetryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
-      this.deps.logger.error({ event: 'management_api_refused', status: response.status, errorCode: body.errorCode, description: body.message }, 'the Management API refused the gateway');
+      this.deps.logger.error(
+        { event: 'management_api_refused', status: response.status, errorCode: body.errorCode, description: body.message },
+        'the Management API refused the gateway',
+      );
       throw new ConfigurationError('auth0', `the Management API refused the gateway's client (${body.errorCode ?? `HTTP ${response.status}`})`);
     }
     throw new UpstreamUnavailableError('auth0', `the Management API answered HTTP ${response.status}`);

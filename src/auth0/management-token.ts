@@ -58,9 +58,9 @@ export class ManagementTokenProvider {
       const shared = await this.readShared();
       if (shared) return this.remember(shared);
       // Waiting in vain is no failure: after the wait we re-read, and fetch ourselves if still empty.
-      const lease = await this.deps.lock
-        .acquire(LOCK_KEY, { leaseMs: 15_000, waitMs: 10_000 })
-        .catch((error: unknown) => { throw new StoreFailure(error); });
+      const lease = await this.deps.lock.acquire(LOCK_KEY, { leaseMs: 15_000, waitMs: 10_000 }).catch((error: unknown) => {
+        throw new StoreFailure(error);
+      });
       try {
         // Another instance may have fetched while we waited for the lock.
         const fresh = await this.readShared();
@@ -84,7 +84,9 @@ export class ManagementTokenProvider {
   }
 
   private async readShared(): Promise<CachedToken | undefined> {
-    const sealed = await this.deps.store.get(STORE_KEY).catch((error: unknown) => { throw new StoreFailure(error); });
+    const sealed = await this.deps.store.get(STORE_KEY).catch((error: unknown) => {
+      throw new StoreFailure(error);
+    });
     const opened = sealed ? this.deps.sealer.open(sealed, STORE_KEY) : undefined;
     if (!opened) return undefined;
     const token = JSON.parse(opened) as CachedToken;
@@ -93,7 +95,9 @@ export class ManagementTokenProvider {
 
   private async writeShared(token: CachedToken): Promise<void> {
     const sealed = this.deps.sealer.seal(JSON.stringify(token), STORE_KEY);
-    await this.deps.store.set(STORE_KEY, sealed, token.usableUntil - Date.now()).catch((error: unknown) => { throw new StoreFailure(error); });
+    await this.deps.store.set(STORE_KEY, sealed, token.usableUntil - Date.now()).catch((error: unknown) => {
+      throw new StoreFailure(error);
+    });
   }
 
   private async fetchToken(): Promise<CachedToken> {
@@ -116,7 +120,10 @@ export class ManagementTokenProvider {
     if (response.status === 429) throw new ProviderRateLimitedError('auth0', auth0RetryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
       // Auth0's description says what to fix (e.g. a missing client grant); operators read it in the log.
-      logger.error({ event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description }, 'Auth0 refused the Management API client credentials');
+      logger.error(
+        { event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description },
+        'Auth0 refused the Management API client credentials',
+      );
       throw new ConfigurationError('auth0', `the Management API client credentials were refused (${body.error ?? `HTTP ${response.status}`})`);
     }
     throw new UpstreamUnavailableError('auth0', `the token endpoint answered HTTP ${response.status}`);

@@ -173,8 +173,12 @@ describe('toUserRecord: token presence known or unknown', () => {
 
 describe('toUserRecord: other fields', () => {
   it('takes the later of last_login and updated_at as when the tokens were stored', () => {
-    expect(toUserRecord(user({ last_login: '2030-01-02T00:00:00Z', updated_at: '2030-01-01T00:00:00Z' }), false).record.tokensStoredAt).toBe('2030-01-02T00:00:00.000Z');
-    expect(toUserRecord(user({ last_login: '2030-01-01T00:00:00Z', updated_at: '2030-01-02T00:00:00Z' }), false).record.tokensStoredAt).toBe('2030-01-02T00:00:00.000Z');
+    expect(toUserRecord(user({ last_login: '2030-01-02T00:00:00Z', updated_at: '2030-01-01T00:00:00Z' }), false).record.tokensStoredAt).toBe(
+      '2030-01-02T00:00:00.000Z',
+    );
+    expect(toUserRecord(user({ last_login: '2030-01-01T00:00:00Z', updated_at: '2030-01-02T00:00:00Z' }), false).record.tokensStoredAt).toBe(
+      '2030-01-02T00:00:00.000Z',
+    );
     expect(toUserRecord(user({ last_login: undefined, updated_at: '2030-01-02T00:00:00Z' }), false).record.tokensStoredAt).toBe('2030-01-02T00:00:00.000Z');
     expect(toUserRecord(user({ last_login: 'garbage', updated_at: '2030-01-02T00:00:00Z' }), false).record.tokensStoredAt).toBe('2030-01-02T00:00:00.000Z');
     expect(toUserRecord(user({ last_login: undefined, updated_at: undefined }), false).record.tokensStoredAt).toBeNull();

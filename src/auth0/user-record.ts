@@ -86,9 +86,7 @@ function toIdentityRecord(identity: Auth0Identity, tokenFieldsKnown: boolean): I
     userId: String(identity.user_id),
     isSocial: identity.isSocial ?? false,
     expiresIn: typeof identity.expires_in === 'number' ? identity.expires_in : null,
-    tokens: tokenFieldsKnown
-      ? { hasAccessToken: Boolean(identity.access_token), hasRefreshToken: Boolean(identity.refresh_token) }
-      : null,
+    tokens: tokenFieldsKnown ? { hasAccessToken: Boolean(identity.access_token), hasRefreshToken: Boolean(identity.refresh_token) } : null,
     profileData: identity.profileData ?? null,
   };
 }

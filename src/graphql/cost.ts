@@ -139,6 +139,6 @@ class CostWalker {
   }
 
   private typeOf(name: string | undefined): GraphQLNamedType | undefined {
-    return name ? this.schema.getType(name) ?? undefined : undefined;
+    return name ? (this.schema.getType(name) ?? undefined) : undefined;
   }
 }

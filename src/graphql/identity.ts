@@ -109,7 +109,14 @@ const providerCalls = createContextCache(
   (context: GatewayContext) =>
     new DataLoader<ProviderCall, unknown, string>(
       (calls) =>
-        Promise.all(calls.map(({ api, subject, url }) => context.services.providerApi(api).call(context, subject, url).catch((error: unknown) => error as Error))),
+        Promise.all(
+          calls.map(({ api, subject, url }) =>
+            context.services
+              .providerApi(api)
+              .call(context, subject, url)
+              .catch((error: unknown) => error as Error),
+          ),
+        ),
       { cacheKeyFn: ({ api, subject, url }) => `${api.provider}\u0000${subject.key}\u0000${url}` },
     ),
 );

@@ -84,8 +84,7 @@ function decodeCursor(field: string, text: string): Cursor {
   } catch {
     cursor = undefined;
   }
-  const valid =
-    cursor && cursor.f === field && Number.isInteger(cursor.o) && (cursor.o ?? -1) >= 0 && (cursor.t === undefined || typeof cursor.t === 'string');
+  const valid = cursor && cursor.f === field && Number.isInteger(cursor.o) && (cursor.o ?? -1) >= 0 && (cursor.t === undefined || typeof cursor.t === 'string');
   if (!valid) throw new BadUserInputError(`\`after\` is not a cursor of ${field}.`);
   return cursor as Cursor;
 }

@@ -72,9 +72,7 @@ export class UpstreamClient {
 
   constructor(readonly options: UpstreamOptions) {
     this.ownsDispatcher = !options.dispatcher;
-    this.dispatcher =
-      options.dispatcher ??
-      new Agent({ connect: { timeout: options.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
+    this.dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: options.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
   }
 
   /** Sends a request with retries; resolves with the final answer whatever its status. */
@@ -119,7 +117,9 @@ export class UpstreamClient {
     return this.options.maxBodyBytes ?? 5 * 1024 * 1024;
   }
 
-  private async attempt(req: UpstreamRequest): Promise<{ status: number; headers: Record<string, string | undefined>; body: unknown } | { failed: 'timeout' | 'network' | 'too_large' }> {
+  private async attempt(
+    req: UpstreamRequest,
+  ): Promise<{ status: number; headers: Record<string, string | undefined>; body: unknown } | { failed: 'timeout' | 'network' | 'too_large' }> {
     const started = performance.now();
     try {
       const response = await request(req.url, {

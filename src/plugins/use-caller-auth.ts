@@ -37,4 +37,3 @@ export function useCallerAuth({ verifier, endpoint }: CallerAuthOptions): Plugin
     },
   };
 }
-

@@ -39,7 +39,13 @@ async function answersWithin(store: SharedStore, timeoutMs: number): Promise<boo
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([store.ping().then(() => true, () => false), timeout]);
+    return await Promise.race([
+      store.ping().then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

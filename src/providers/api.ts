@@ -1,10 +1,4 @@
-import {
-  BadUserInputError,
-  ConfigurationError,
-  ProviderRateLimitedError,
-  ReauthenticationRequiredError,
-  UpstreamUnavailableError,
-} from '../errors.js';
+import { BadUserInputError, ConfigurationError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
 import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { TokenBroker, TokenSubject } from '../tokens/broker.js';

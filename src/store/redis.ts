@@ -17,7 +17,10 @@ return 0`;
 export class RedisStore implements SharedStore {
   readonly client: Redis;
 
-  constructor(url: string, private readonly keyPrefix: string) {
+  constructor(
+    url: string,
+    private readonly keyPrefix: string,
+  ) {
     this.client = new Redis(url, {
       lazyConnect: false,
       // Commands may wait for the first connection, never longer than the command timeout.

@@ -124,10 +124,7 @@ export class TokenBroker {
    */
   private async signedInAgain(subject: TokenSubject): Promise<boolean> {
     if (!(await this.guard(subject, () => this.deps.tokens.claimRecheck(subject.key, RECHECK_INTERVAL_MS)))) return false;
-    const [fresh, record] = await Promise.all([
-      subject.readAuth0().catch(() => undefined),
-      this.guard(subject, () => this.deps.tokens.read(subject.key)),
-    ]);
+    const [fresh, record] = await Promise.all([subject.readAuth0().catch(() => undefined), this.guard(subject, () => this.deps.tokens.read(subject.key))]);
     if (!this.isNewSignIn(fresh, record)) return false;
     await this.guard(subject, () => this.adoptNewSignIn(subject.key, fresh));
     return true;
@@ -189,7 +186,15 @@ export class TokenBroker {
     // Stored before use: a rotated refresh token must never exist only in this process.
     await this.writeRenewed(subject, renewed);
     this.deps.onRefresh?.(subject.provider, 'renewed');
-    this.deps.logger.info({ event: 'token_refreshed', provider: subject.provider, connection: subject.connection, rotated: Boolean(outcome.refreshToken && outcome.refreshToken !== record.refreshToken) }, 'provider token renewed');
+    this.deps.logger.info(
+      {
+        event: 'token_refreshed',
+        provider: subject.provider,
+        connection: subject.connection,
+        rotated: Boolean(outcome.refreshToken && outcome.refreshToken !== record.refreshToken),
+      },
+      'provider token renewed',
+    );
     return outcome.accessToken;
   }
 

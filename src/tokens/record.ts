@@ -41,7 +41,10 @@ export function isUsable(record: TokenRecord, now = Date.now()): boolean {
 
 /** A stable, non-reversible fingerprint of the pair Auth0 holds; never the tokens themselves. */
 export function fingerprint(tokens: Pick<Auth0Tokens, 'accessToken' | 'refreshToken'>): string {
-  return createHash('sha256').update(`${tokens.accessToken ?? ''}\u0000${tokens.refreshToken ?? ''}`).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(`${tokens.accessToken ?? ''}\u0000${tokens.refreshToken ?? ''}`)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** A fresh record adopted from what Auth0 holds. */

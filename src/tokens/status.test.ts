@@ -148,7 +148,11 @@ describe('statusOfAuth0Tokens', () => {
   });
 
   it('treats empty strings as absent tokens', () => {
-    expect(statusOfAuth0Tokens({ accessToken: '', refreshToken: '', expiresAt: NOW + HOUR }, NOW)).toEqual({ expiresAt: null, hasRefreshToken: false, state: 'UNKNOWN' });
+    expect(statusOfAuth0Tokens({ accessToken: '', refreshToken: '', expiresAt: NOW + HOUR }, NOW)).toEqual({
+      expiresAt: null,
+      hasRefreshToken: false,
+      state: 'UNKNOWN',
+    });
     expect(statusOfAuth0Tokens({ accessToken: '', refreshToken: 'rt', expiresAt: NOW + HOUR }, NOW).state).toBe('EXPIRED');
   });
 

@@ -16,7 +16,10 @@ const UNKNOWN_EXPIRY_TTL_MS = 7 * 86_400_000;
  * connection name appears in a key.
  */
 export class TokenStore {
-  constructor(private readonly store: SharedStore, private readonly sealer: Sealer) {}
+  constructor(
+    private readonly store: SharedStore,
+    private readonly sealer: Sealer,
+  ) {}
 
   /** The store keys of one subject. */
   keys(subjectKey: string): { record: string; lock: string; dead: string; recheck: string } {

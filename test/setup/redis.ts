@@ -123,15 +123,7 @@ async function startOnce(bin: string): Promise<PrivateServer> {
   const started = Date.now();
   const child = spawn(
     bin,
-    [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-      '--dir', dir,
-      '--logfile', logfile,
-    ],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--logfile', logfile],
     { stdio: 'ignore' },
   );
   let exited: string | undefined;
@@ -221,9 +213,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     project.provide('redisUrl', server.url);
     project.provide('redisSource', 'private');
-    console.log(
-      `[test redis] private redis-server ${server.version} at ${server.url} (pid ${server.child.pid}, ready in ${server.startupMs} ms)`,
-    );
+    console.log(`[test redis] private redis-server ${server.version} at ${server.url} (pid ${server.child.pid}, ready in ${server.startupMs} ms)`);
 
     return async () => {
       process.off('exit', killNow);
@@ -240,8 +230,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(
-        `REDIS_URL=${redactUrl(envUrl)} does not answer PING (${reason}). ` +
-          `Start that server or point REDIS_URL at one that runs. ${HOW_TO_GET_REDIS}`,
+        `REDIS_URL=${redactUrl(envUrl)} does not answer PING (${reason}). ` + `Start that server or point REDIS_URL at one that runs. ${HOW_TO_GET_REDIS}`,
         { cause: error },
       );
     }

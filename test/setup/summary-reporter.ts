@@ -33,11 +33,7 @@ export default class SummaryReporter implements Reporter {
     this.watch = Boolean(vitest.config.watch);
   }
 
-  onTestRunEnd(
-    testModules: ReadonlyArray<TestModule>,
-    unhandledErrors: ReadonlyArray<SerializedError>,
-    _reason: TestRunEndReason,
-  ): void {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, _reason: TestRunEndReason): void {
     this.counts = count(testModules, unhandledErrors);
     if (this.watch) {
       process.stdout.write(`\n${format(this.counts)}\n`);

@@ -69,7 +69,11 @@ const BitbucketAccount = builder.objectRef<UserBody>('BitbucketAccount').impleme
   description: 'The Bitbucket Cloud account of the identity (GET /2.0/user).',
   fields: (t) => ({
     uuid: t.exposeID('uuid', { description: 'The account UUID, in curly braces as Bitbucket prints it.' }),
-    accountId: t.string({ nullable: true, description: 'The Atlassian account id, the stable key since the GDPR changes.', resolve: (u) => u.account_id ?? null }),
+    accountId: t.string({
+      nullable: true,
+      description: 'The Atlassian account id, the stable key since the GDPR changes.',
+      resolve: (u) => u.account_id ?? null,
+    }),
     displayName: t.string({ nullable: true, description: 'The display name (may vary with privacy settings).', resolve: (u) => u.display_name ?? null }),
     nickname: t.string({ nullable: true, description: 'The nickname; not unique.', resolve: (u) => u.nickname ?? null }),
     avatarUrl: t.string({ nullable: true, description: 'URL of the avatar image.', resolve: (u) => u.links?.avatar?.href ?? null }),

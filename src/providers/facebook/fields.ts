@@ -50,7 +50,11 @@ const FacebookProfile = builder.objectRef<FacebookUser>('FacebookProfile').imple
     id: t.exposeID('id', { description: 'The app-scoped user id (differs between Facebook apps).' }),
     name: t.string({ nullable: true, description: 'The display name.', resolve: (u) => u.name ?? null }),
     email: t.string({ nullable: true, description: 'The primary email; null when not granted or the account has none.', resolve: (u) => u.email ?? null }),
-    pictureUrl: t.string({ nullable: true, description: 'URL of the profile picture (50×50); it expires after a while.', resolve: (u) => u.picture?.data?.url ?? null }),
+    pictureUrl: t.string({
+      nullable: true,
+      description: 'URL of the profile picture (50×50); it expires after a while.',
+      resolve: (u) => u.picture?.data?.url ?? null,
+    }),
   }),
 });
 

@@ -70,9 +70,22 @@ const GoogleCalendarEvent = builder.objectRef<GoogleEvent>('GoogleCalendarEvent'
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The event id (an instance id for recurring events).' }),
     summary: t.string({ nullable: true, description: 'The title.', resolve: (e) => e.summary ?? null }),
-    start: t.field({ type: 'DateTime', nullable: true, description: 'When it starts; all-day events start at midnight UTC of their date.', resolve: (e) => eventTime(e.start) }),
-    end: t.field({ type: 'DateTime', nullable: true, description: 'When it ends (exclusive); all-day events end at midnight UTC after their last day.', resolve: (e) => eventTime(e.end) }),
-    allDay: t.boolean({ description: 'Whether it is an all-day event (Google gives a date without a time).', resolve: (e) => Boolean(e.start?.date && !e.start.dateTime) }),
+    start: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it starts; all-day events start at midnight UTC of their date.',
+      resolve: (e) => eventTime(e.start),
+    }),
+    end: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it ends (exclusive); all-day events end at midnight UTC after their last day.',
+      resolve: (e) => eventTime(e.end),
+    }),
+    allDay: t.boolean({
+      description: 'Whether it is an all-day event (Google gives a date without a time).',
+      resolve: (e) => Boolean(e.start?.date && !e.start.dateTime),
+    }),
     status: t.string({ nullable: true, description: 'confirmed, tentative or cancelled.', resolve: (e) => e.status ?? null }),
     htmlLink: t.string({ nullable: true, description: 'Link to the event in Google Calendar.', resolve: (e) => e.htmlLink ?? null }),
   }),
@@ -115,7 +128,10 @@ builder.objectFields(GoogleIdentity, (t) => ({
         const query = new URLSearchParams({ singleEvents: 'true', orderBy: 'startTime', maxResults: String(size) });
         if (args.timeMin) query.set('timeMin', args.timeMin.toISOString());
         if (pageToken) query.set('pageToken', pageToken);
-        const body = (await googleGet(context, parent, `/calendar/v3/calendars/primary/events?${query}`)) as { items?: GoogleEvent[]; nextPageToken?: string } | null;
+        const body = (await googleGet(context, parent, `/calendar/v3/calendars/primary/events?${query}`)) as {
+          items?: GoogleEvent[];
+          nextPageToken?: string;
+        } | null;
         return { items: body?.items ?? [], next: body?.nextPageToken || undefined };
       }),
   }),
@@ -127,7 +143,7 @@ builder.objectFields(GoogleIdentity, (t) => ({
     args: {
       first: t.arg.int({ defaultValue: 10, description: `How many files (at most ${DRIVE_MAX_PAGE_SIZE}).` }),
       after: t.arg.string({ description: 'Continue after this cursor.' }),
-      query: t.arg.string({ description: "A Drive search query, e.g. \"trashed = false and name contains 'plan'\"." }),
+      query: t.arg.string({ description: 'A Drive search query, e.g. "trashed = false and name contains \'plan\'".' }),
     },
     resolve: (parent, args, context) =>
       paginate('google.driveFiles', args, DRIVE_MAX_PAGE_SIZE, async (pageToken, size) => {

@@ -9,7 +9,8 @@ export const microsoftTokenPolicy: TokenPolicy = {
   strategies: ['waad', 'windowslive'],
   refreshEndpoint: async (context) => {
     const options = await context.connectionOptions();
-    const tenant = optionString(options, 'tenant_domain') ?? optionString(options, 'tenantId') ?? (context.connection === 'windowslive' ? 'consumers' : 'common');
+    const tenant =
+      optionString(options, 'tenant_domain') ?? optionString(options, 'tenantId') ?? (context.connection === 'windowslive' ? 'consumers' : 'common');
     return {
       tokenUrl: `${context.config.providers.microsoft.loginUrl}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
       clientAuth: 'post',
