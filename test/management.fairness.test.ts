@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
-import type { RawUser } from '../sandbox/tenant.js';
-import { postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
+import { rawUser, postGraphQL, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // The Management API queue is shared by every caller of an instance. A partner asking for 100 ids
 // Auth0 does not know (2 searches + 100 GETs) must neither hold another caller's `me` for the whole
@@ -19,17 +18,8 @@ let partner: string;
 /** A second instance on the same Redis, started early so it is ready while the memo is fresh. */
 let other: RunningGateway;
 
-function makeUser(id: string): RawUser {
-  const now = new Date().toISOString();
-  return {
-    user_id: id,
-    email: `${id.replace(/\W/g, '')}@example.com`,
-    name: id,
-    created_at: now,
-    updated_at: now,
-    identities: [{ provider: 'auth0', user_id: id.split('|')[1]!, connection: 'Username-Password-Authentication', isSocial: false }],
-  };
-}
+/** Users of the tenant's own database connection. */
+const AUTH0_DATABASE = { provider: 'auth0', connection: 'Username-Password-Authentication', isSocial: false };
 
 function managementCalls() {
   const t = h.sandbox.tenant;
@@ -160,8 +150,8 @@ describe('an id remembered as missing', () => {
     expect(first.data?.users).toEqual([null, null, null]);
 
     // Both are created in Auth0 now; the memo still answers for them, without calling Auth0.
-    h.sandbox.tenant.addUser(makeUser(early));
-    h.sandbox.tenant.addUser(makeUser(late));
+    h.sandbox.tenant.addUser(rawUser(early, AUTH0_DATABASE));
+    h.sandbox.tenant.addUser(rawUser(late, AUTH0_DATABASE));
     let before = managementCalls();
     const memoised = await h.query<{ users: unknown[] }>(partner, USERS, { ids: [early, late, never] });
     expect(memoised.data?.users).toEqual([null, null, null]);

@@ -1,25 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
-import type { RawUser } from '../sandbox/tenant.js';
-import { errorCodes, startHarness, type Harness } from './helpers/harness.js';
+import { rawUser, errorCodes, startHarness, type Harness } from './helpers/harness.js';
 
 // A batch of users costs one search per chunk plus one GET per id the (eventually
 // consistent) search missed; repeated queries are answered from the cache. Counted on the fake.
 
 let h: Harness;
 let partner: string;
-
-function makeUser(id: string, identityUserId: string | number = id.split('|')[1]!): RawUser {
-  const now = new Date().toISOString();
-  return {
-    user_id: id,
-    email: `${id.replace(/\W/g, '')}@example.com`,
-    name: id,
-    created_at: now,
-    updated_at: now,
-    identities: [{ provider: id.split('|')[0]!, user_id: identityUserId, connection: id.split('|')[0]!, isSocial: true }],
-  };
-}
 
 function managementCalls() {
   const t = h.sandbox.tenant;
@@ -36,7 +23,7 @@ describe('users(ids) batching', () => {
   const ids = Array.from({ length: 40 }, (_, i) => `github|${1_000_000 + i}`);
 
   beforeAll(() => {
-    ids.forEach((id, i) => h.sandbox.tenant.addUser(makeUser(id, 1_000_000 + i)));
+    ids.forEach((id, i) => h.sandbox.tenant.addUser(rawUser(id, { user_id: 1_000_000 + i })));
     // Freshly created accounts the search index has not caught up with.
     for (const id of ids.slice(10, 13)) h.sandbox.tenant.unindexed.add(id);
   });
@@ -78,8 +65,8 @@ describe('users(ids) batching', () => {
 
   it('puts me, user and users of one request into one batch', async () => {
     const fresh = Array.from({ length: 5 }, (_, i) => `github|${2_000_000 + i}`);
-    fresh.forEach((id) => h.sandbox.tenant.addUser(makeUser(id)));
-    h.sandbox.tenant.addUser(makeUser('github|2999999'));
+    fresh.forEach((id) => h.sandbox.tenant.addUser(rawUser(id)));
+    h.sandbox.tenant.addUser(rawUser('github|2999999'));
     const token = await h.token('github|2999999', 'read:users');
     const before = managementCalls();
     const answer = await h.query(
@@ -121,7 +108,7 @@ describe('users(ids) batching', () => {
 
   it('splits long id lists into several searches that stay under the URL limit', async () => {
     const long = Array.from({ length: 100 }, (_, i) => `oauth2|corp-sso|${'x'.repeat(60)}-${i}`);
-    long.forEach((id) => h.sandbox.tenant.addUser(makeUser(id)));
+    long.forEach((id) => h.sandbox.tenant.addUser(rawUser(id)));
     const before = managementCalls();
     const firstRequest = h.sandbox.tenant.requests.length;
     const answer = await h.query<{ users: { id: string }[] }>(partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids: long });

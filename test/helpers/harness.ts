@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import type { TenantOptions } from '../../sandbox/tenant.js';
+import type { RawIdentity, RawUser, TenantOptions } from '../../sandbox/tenant.js';
 
 /** A GraphQL answer as the tests read it. */
 export interface GraphQLAnswer<TData = Record<string, unknown>> {
@@ -127,4 +127,21 @@ export async function postGraphQL<TData = Record<string, unknown>>(
 /** The `extensions.code` of every error, in order. */
 export function errorCodes(answer: GraphQLAnswer<unknown>): unknown[] {
   return (answer.errors ?? []).map((error) => error.extensions?.code);
+}
+
+/**
+ * A minimal Auth0 user for the fake tenant: `<strategy>|<id>` with one social identity of that
+ * strategy (its user id the part after `|`), unless `identity` says otherwise.
+ */
+export function rawUser(id: string, identity: Partial<RawIdentity> = {}): RawUser {
+  const now = new Date().toISOString();
+  const [strategy = 'auth0', providerUserId = id] = id.split('|');
+  return {
+    user_id: id,
+    email: `${id.replace(/\W/g, '')}@example.com`,
+    name: id,
+    created_at: now,
+    updated_at: now,
+    identities: [{ provider: strategy, user_id: providerUserId, connection: strategy, isSocial: true, ...identity }],
+  };
 }
