@@ -29,6 +29,7 @@ export const facebookApi: ProviderApiDefinition = {
   provider: 'facebook',
   classify: (response: UpstreamResponse): ProviderFailure => {
     const error = (response.body as GraphErrorBody | undefined)?.error;
+    const message = typeof error?.message === 'string' ? error.message : undefined;
     const code = typeof error?.code === 'number' ? error.code : undefined;
     // Some proxies and older versions answer a dead token with 401; the code decides when present.
     if ((code !== undefined && TOKEN_CODES.has(code)) || (code === undefined && response.status === 401)) return { kind: 'unauthorized' };
@@ -38,11 +39,11 @@ export const facebookApi: ProviderApiDefinition = {
     if (response.status === 429) return { kind: 'rate_limited', retryAfter: facebookRetryAfter(response) };
     if (response.status === 404) return { kind: 'not_found' };
     // A missing or wrong appsecret_proof (code 100) is the gateway's setup, not the caller's arguments.
-    if (code === 100 && /appsecret_proof/i.test(error?.message ?? '')) {
+    if (code === 100 && /appsecret_proof/i.test(message ?? '')) {
       return { kind: 'misconfigured', detail: 'Facebook refused the appsecret_proof (check FACEBOOK_APP_SECRET or the connection client_secret)' };
     }
     if (code === 100 && response.status >= 400 && response.status < 500) {
-      return { kind: 'bad_request', message: (error?.message ?? 'invalid parameter').replace(TOKEN_IN_TEXT, '[token]') };
+      return { kind: 'bad_request', message: (message ?? 'invalid parameter').replace(TOKEN_IN_TEXT, '[token]') };
     }
     return { kind: 'unavailable', detail: `HTTP ${response.status}${code !== undefined ? ` (code ${code})` : ''}` };
   },

@@ -21,8 +21,13 @@ const MAX_URL_LENGTH = 8192;
  * the path must start with "/" and is appended to `apiUrl` as text, never resolved against it.
  */
 const PATH_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
-/** Encoded ".", "/", "\", "%" (double encoding) and control characters: decoded later, they could change the path. */
-const DANGEROUS_ENCODING = /%(2e|2f|5c|25|[01][0-9a-f]|7f)/i;
+/**
+ * Encodings that, decoded later by some server, could change the path: ".", "/", "\", "%" (double
+ * encoding), ";" (servers that decode before dropping `;` parameters would see `..;` in `..%3b`),
+ * control characters (C0, DEL, and C1 as UTF-8 `%c2%80`–`%c2%9f`), and overlong UTF-8 forms
+ * (`%c0`, `%c1`, `%e0%80`–`%e0%9f`, `%f0%80`–`%f0%8f`), which lenient decoders turn into "." or "/".
+ */
+const DANGEROUS_ENCODING = /%(2e|2f|5c|25|3b|[01][0-9a-f]|7f|c0|c1|c2%[89][0-9a-f]|e0%[89][0-9a-f]|f0%8[0-9a-f])/i;
 const MALFORMED_ENCODING = /%(?![0-9a-f]{2})/i;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -40,7 +45,7 @@ export function checkedPath(path: string): string {
   if (!path.startsWith('/')) refuse('must start with "/" (it is appended to the connection\'s apiUrl)');
   if (path.startsWith('//')) refuse('must not start with "//"');
   if (MALFORMED_ENCODING.test(path)) refuse('has a "%" that does not start a percent-encoding');
-  if (DANGEROUS_ENCODING.test(path)) refuse('must not contain percent-encoded ".", "/", "\\", "%" or control characters');
+  if (DANGEROUS_ENCODING.test(path)) refuse('must not contain percent-encoded ".", "/", "\\", "%", ";", control characters or overlong UTF-8');
   // "..;" counts too: some servers drop `;` parameters before resolving dot segments.
   if (path.split('/').some((segment) => ['.', '..'].includes(segment.split(';')[0] ?? ''))) refuse('must not contain "." or ".." segments');
   if (!PATH_CHARACTERS.test(path)) refuse('may contain only URL path characters (RFC 3986); percent-encode anything else');
