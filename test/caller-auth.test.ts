@@ -57,6 +57,17 @@ describe('caller authentication', () => {
     await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { expiresIn: -120 }), /expired/);
   });
 
+  it('remembers a verified token only until it expires', async () => {
+    // Verified tokens are remembered (by hash) so that a signature is not checked on every request;
+    // the memory must not outlive the token.
+    const token = await h.sandbox.tenant.issueAccessToken({ sub: ADA, scope: 'openid' }, { expiresIn: 3 });
+    expect((await h.query(token, ME)).data).toEqual({ me: { id: ADA } });
+    expect((await h.query(token, ME)).data).toEqual({ me: { id: ADA } });
+    // Past exp and the 5 s of clock tolerance.
+    await new Promise((resolve) => setTimeout(resolve, 8_500));
+    await expectRejected(token, /expired/);
+  }, 20_000);
+
   it('rejects a token for another audience', async () => {
     await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA }, { audience: 'https://other.example/api' }), /"aud"/);
   });

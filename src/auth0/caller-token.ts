@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { UnauthenticatedError, UpstreamUnavailableError } from '../errors.js';
 
 /** The authenticated caller of one GraphQL request. */
@@ -29,10 +31,17 @@ export interface CallerVerifierOptions {
  * its trailing slash, `aud` containing our API.
  * Restricting the algorithm list is what refuses `alg: none` and HS256 tokens keyed with the
  * public key.
+ *
+ * A verified token is remembered (by its SHA-256, never the token itself) until it expires, but
+ * for at most VERIFIED_TTL_MS: a client sends the same token with every request, and an RSA
+ * signature check per request was about a tenth of the gateway's CPU. The cap bounds how long a
+ * token signed with a key the tenant has since withdrawn stays accepted. Failures are never
+ * remembered: a bad token is checked (and refused) every time.
  */
 export class CallerVerifier {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private readonly issuer: string;
+  private readonly verified = new LRUCache<string, Caller>({ max: VERIFIED_MAX_ENTRIES, ttl: VERIFIED_TTL_MS });
 
   constructor(private readonly options: CallerVerifierOptions) {
     this.issuer = `${options.origin}/`;
@@ -47,9 +56,13 @@ export class CallerVerifier {
   async verify(authorization: string | null): Promise<Caller> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) throw new UnauthenticatedError('an Authorization: Bearer <access token> header is required');
+    const token = match[1]!;
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const known = this.verified.get(digest);
+    if (known) return known;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1]!, this.jwks, {
+      ({ payload } = await jwtVerify(token, this.jwks, {
         issuer: this.issuer,
         audience: this.options.audience,
         algorithms: ['RS256'],
@@ -63,9 +76,18 @@ export class CallerVerifier {
       throw new UnauthenticatedError(describe(error));
     }
     const sub = String(payload.sub);
-    return { sub, isMachine: sub.endsWith('@clients'), scopes: grantedScopes(payload) };
+    const caller: Caller = { sub, isMachine: sub.endsWith('@clients'), scopes: grantedScopes(payload) };
+    // `exp` is required and was checked (with 5 s of tolerance): remember until it, capped.
+    const remaining = Number(payload.exp) * 1000 - Date.now();
+    if (remaining > 1000) this.verified.set(digest, caller, { ttl: Math.min(remaining, VERIFIED_TTL_MS) });
+    return caller;
   }
 }
+
+/** How long a verified token is trusted without checking its signature again, at most. */
+const VERIFIED_TTL_MS = 5 * 60_000;
+/** Verified tokens remembered at once (about 200 bytes each). */
+const VERIFIED_MAX_ENTRIES = 10_000;
 
 function grantedScopes(payload: JWTPayload): Set<string> {
   const scopes = new Set<string>();

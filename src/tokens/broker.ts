@@ -63,9 +63,11 @@ export class TokenBroker {
 
   /** A valid access token for the subject; null when Auth0 holds no token for it at all. */
   async validAccessToken(subject: TokenSubject, options: { rejected?: string } = {}): Promise<string | null> {
-    const dead = await this.guard(subject, () => this.deps.tokens.deadReason(subject.key));
-    if (dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, dead);
-    const record = (await this.guard(subject, () => this.deps.tokens.read(subject.key))) ?? (await this.loadFromAuth0(subject));
+    const state = await this.guard(subject, () => this.deps.tokens.readState(subject.key));
+    if (state.dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, state.dead);
+    // A dead subject that signed in again has a new record since the read above.
+    const stored = state.dead ? await this.guard(subject, () => this.deps.tokens.read(subject.key)) : state.record;
+    const record = stored ?? (await this.loadFromAuth0(subject));
     if (!record) return null;
     if (isUsable(record) && record.accessToken !== options.rejected) return record.accessToken;
     return this.flight.run(`renew:${subject.key}`, () => this.renewUnderLock(subject, options.rejected));
@@ -74,7 +76,7 @@ export class TokenBroker {
   /** What the broker knows about the subject's token, renewing nothing; undefined when it knows nothing yet. */
   async status(subject: TokenSubject): Promise<TokenStatus | undefined> {
     try {
-      const [record, dead] = await Promise.all([this.deps.tokens.read(subject.key), this.deps.tokens.deadReason(subject.key)]);
+      const { record, dead } = await this.deps.tokens.readState(subject.key);
       if (!record) return dead ? { expiresAt: null, hasRefreshToken: false, state: 'REAUTHENTICATION_REQUIRED' } : undefined;
       const status = statusOf({
         hasAccessToken: Boolean(record.accessToken),

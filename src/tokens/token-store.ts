@@ -35,6 +35,17 @@ export class TokenStore {
     return opened ? (JSON.parse(opened) as TokenRecord) : undefined;
   }
 
+  /**
+   * The subject's record and dead marker in one round trip (both keys share the subject's hash
+   * tag, so this is one slot on a Redis Cluster too): the hot path of every provider call.
+   */
+  async readState(subjectKey: string): Promise<{ record: TokenRecord | undefined; dead: string | null }> {
+    const keys = this.keys(subjectKey);
+    const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
+    const opened = sealed ? this.sealer.open(sealed, keys.record) : undefined;
+    return { record: opened ? (JSON.parse(opened) as TokenRecord) : undefined, dead: dead ?? null };
+  }
+
   /** Writes the subject's record, sealed, with a lifetime that fits what it holds. */
   async write(subjectKey: string, record: TokenRecord): Promise<void> {
     const key = this.keys(subjectKey).record;
@@ -49,11 +60,6 @@ export class TokenStore {
   /** Claims the next look at Auth0 for a dead subject; false while another claim is younger than `intervalMs`. */
   async claimRecheck(subjectKey: string, intervalMs: number): Promise<boolean> {
     return this.store.setIfAbsent(this.keys(subjectKey).recheck, '1', intervalMs);
-  }
-
-  /** The reason the subject was marked dead, if it still is. */
-  async deadReason(subjectKey: string): Promise<string | null> {
-    return this.store.get(this.keys(subjectKey).dead);
   }
 
   /** Forgets a dead marker (the user signed in again). */
