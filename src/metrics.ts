@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AttemptReport } from './http/upstream.js';
 
 /** The gateway's Prometheus metrics; labels never carry a user id, a token or a URL. */
@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   recordAttempt(upstream: string, report: AttemptReport): void;
   /** Counts one provider token refresh outcome. */
   recordRefresh(provider: string, outcome: string): void;
+  /** A renewed token record the store did not take was kept in memory (`kept`), or written back (`written`). */
+  recordUnsavedTokens(event: 'kept' | 'written', pending: number): void;
 }
 
 /** A registry per gateway instance, so several gateways in one process (tests) do not clash. */
@@ -33,8 +35,23 @@ export function createMetrics(): GatewayMetrics {
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });
+  const unsaved = new Gauge({
+    name: 'idpgw_token_records_unsaved',
+    help: 'Renewed token records held only in this process because the store did not take them; written back every second. Alert when above 0 for long.',
+    registers: [registry],
+  });
+  const unsavedEvents = new Counter({
+    name: 'idpgw_token_records_unsaved_total',
+    help: 'Renewed token records the store did not take (kept in memory), and those written back later, by event.',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    recordUnsavedTokens(event, pending) {
+      unsavedEvents.inc({ event });
+      unsaved.set(pending);
+    },
     recordRefresh(provider, outcome) {
       refreshes.inc({ provider, outcome });
     },

@@ -50,9 +50,10 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
   const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics });
   const providers = createProviderHttp(config, metrics);
   const deps: PolicyDeps = { config, connectionOptions: (name) => auth0.connections.options(name) };
+  const tokenStore = new TokenStore(store, sealer, (event, pending) => metrics.recordUnsavedTokens(event, pending));
   const tokens = new TokenBroker({
     config,
-    tokens: new TokenStore(store, sealer),
+    tokens: tokenStore,
     lock,
     policies: tokenPolicies,
     connectionOptions: deps.connectionOptions,
@@ -84,6 +85,12 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
     services: { config, logger, users, connections: auth0.connections, tokens, providerApi },
     store,
     async close() {
+      // A last try for renewed records the store has not taken yet; what still fails is reported.
+      tokenStore.stop();
+      await tokenStore.writeBack();
+      if (tokenStore.unsavedCount > 0) {
+        logger.error({ event: 'renewed_tokens_lost_on_shutdown', count: tokenStore.unsavedCount }, 'renewed tokens could not be stored before shutdown');
+      }
       await auth0.close();
       await providers.close();
       await store.close();

@@ -1,7 +1,8 @@
+import { LRUCache } from 'lru-cache';
 import { UpstreamUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight } from '../store/lock.js';
-import type { SharedStore } from '../store/store.js';
+import { OUTAGE_MEMORY_MS, type SharedStore } from '../store/store.js';
 import type { ManagementClient } from './management-client.js';
 import type { Auth0User } from './types.js';
 import { toUserRecord, type IdentityTokens, type UserRecord } from './user-record.js';
@@ -46,6 +47,12 @@ export class UserDirectory {
   private readonly maxUrlLength: number;
   private readonly missingTtlSeconds: number;
   private readonly freshReads = new SingleFlight<{ record: UserRecord; tokens: IdentityTokens[] } | null>();
+  /**
+   * The user records this process has read or written lately (no secrets in them), for a store
+   * outage only: then they answer instead of the shared cache, which would otherwise turn every
+   * request into Management API reads.
+   */
+  private readonly recent = new LRUCache<string, UserRecord>({ max: 10_000, ttl: OUTAGE_MEMORY_MS });
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
@@ -146,10 +153,15 @@ export class UserDirectory {
         if (!value) return;
         const cached = JSON.parse(value) as UserRecord | null;
         if (cached === null ? useMissing : useRecords) found.set(ids[index]!, cached);
+        if (cached) this.recent.set(cached.id, cached);
       });
     } catch (error) {
-      // A cache outage costs Management API calls, not answers.
+      // A cache outage costs answers from this process's memory, then Management API calls, never answers.
       this.deps.logger.warn({ event: 'user_cache_read_failed', err: error }, 'user cache unavailable');
+      for (const id of ids) {
+        const remembered = this.recent.get(id);
+        if (remembered) found.set(id, remembered);
+      }
     }
     return found;
   }
@@ -168,6 +180,7 @@ export class UserDirectory {
 
   private async writeCache(records: UserRecord[]): Promise<void> {
     if (records.length === 0) return;
+    for (const record of records) this.recent.set(record.id, record);
     if (this.deps.ttlSeconds === 0) {
       // Records are not cached, but a user just found must not stay remembered as missing.
       if (this.missingTtlSeconds > 0) {

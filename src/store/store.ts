@@ -23,3 +23,9 @@ export interface SharedStore {
   /** Releases connections. */
   close(): Promise<void>;
 }
+
+/**
+ * How long what a process has seen of the store (token records, user records) may answer in its
+ * place while it is unreachable; a token is also never served past its own expiry.
+ */
+export const OUTAGE_MEMORY_MS = 5 * 60_000;

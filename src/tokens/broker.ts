@@ -135,12 +135,25 @@ export class TokenBroker {
   private async loadFromAuth0(subject: TokenSubject): Promise<TokenRecord | undefined> {
     const tokens = await subject.readAuth0();
     if (!tokens || (!tokens.accessToken && !tokens.refreshToken)) return undefined;
-    await this.guard(subject, () => this.adopt(subject.key, tokens));
-    return (await this.guard(subject, () => this.deps.tokens.read(subject.key))) ?? recordFromAuth0(tokens);
+    try {
+      await this.adopt(subject.key, tokens);
+      return (await this.deps.tokens.read(subject.key)) ?? recordFromAuth0(tokens);
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      // The store is unreachable: Auth0's own pair still answers (using it renews nothing).
+      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'token store unavailable');
+      return recordFromAuth0(tokens);
+    }
   }
 
   private async renewUnderLock(subject: TokenSubject, rejected: string | undefined): Promise<string | null> {
-    const lease = await this.guard(subject, () => this.deps.lock.acquire(this.deps.tokens.keys(subject.key).lock, LOCK));
+    let lease;
+    try {
+      lease = await this.deps.lock.acquire(this.deps.tokens.keys(subject.key).lock, LOCK);
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      return this.renewWithoutStore(subject, rejected, error);
+    }
     if (!lease) {
       // The holder may have finished just now; a renewed token is as good as our own.
       const record = await this.guard(subject, () => this.deps.tokens.read(subject.key));
@@ -156,6 +169,24 @@ export class TokenBroker {
     } finally {
       await lease.release().catch((error: unknown) => this.deps.logger.warn({ event: 'lock_release_failed', err: error }, 'could not release a token lock'));
     }
+  }
+
+  /**
+   * Renewal while the store is unreachable (no lock to coordinate instances with): only from a
+   * record this process holds, under its in-process single flight, and only for providers that
+   * never rotate the refresh token. The renewed record is kept unsaved and written back when the
+   * store answers again. A renewal that may rotate is refused: the new refresh token would exist in
+   * this process only, and the old one would be spent.
+   */
+  private async renewWithoutStore(subject: TokenSubject, rejected: string | undefined, cause: unknown): Promise<string | null> {
+    this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: cause }, 'token store unavailable; renewing without it if safe');
+    const unavailable = (detail: string) => new UpstreamUnavailableError(subject.provider, detail);
+    const state = await this.deps.tokens.readState(subject.key).catch(() => undefined);
+    const record = state?.record;
+    if (!record) throw unavailable('the token store is unavailable');
+    if (isUsable(record) && record.accessToken !== rejected) return record.accessToken;
+    if (this.policy(subject)?.rotatesRefreshToken !== false) throw unavailable('the token store is unavailable, and renewing would rotate the refresh token');
+    return this.refresh(subject, record, false);
   }
 
   /** Renews with the record's refresh token; on refusal, recovers from a re-login or declares the subject dead. */
@@ -226,8 +257,13 @@ export class TokenBroker {
         return;
       } catch (error) {
         if (attempt >= 3) {
-          this.deps.logger.error({ event: 'renewed_token_not_stored', provider: subject.provider, err: error }, 'a renewed token could not be stored');
-          throw new UpstreamUnavailableError(subject.provider, 'the renewed token could not be stored');
+          // Never lost: kept in memory, answering for the subject, written back when the store answers.
+          this.deps.tokens.keepUnsaved(subject.key, record);
+          this.deps.logger.error(
+            { event: 'renewed_token_not_stored', provider: subject.provider, connection: subject.connection, err: error },
+            'a renewed token could not be stored; kept in memory and written again every second',
+          );
+          return;
         }
         await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
       }

@@ -36,6 +36,12 @@ export interface TokenPolicy {
   refreshEndpoint?: (context: PolicyContext) => Promise<RefreshEndpoint>;
   /** Authorize parameters a client adds to send the user back through the connection. */
   reauthorizeParams?: Record<string, string>;
+  /**
+   * False when a renewal never replaces the refresh token (Google). Anything else may rotate it,
+   * so while the token store is unreachable such a renewal is refused: a rotated refresh token
+   * held by one process only would be lost with it.
+   */
+  rotatesRefreshToken?: boolean;
 }
 
 /** Credentials from the environment when both are set, else from the Auth0 connection's options. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Sealer } from '../store/sealing.js';
-import type { SharedStore } from '../store/store.js';
+import { OUTAGE_MEMORY_MS, type SharedStore } from '../store/store.js';
 import type { TokenRecord } from './record.js';
 
 // A record with a refresh token is kept as long as a provider keeps an unused refresh token
@@ -9,16 +10,41 @@ const WITH_REFRESH_TTL_MS = 90 * 86_400_000;
 const WITHOUT_REFRESH_GRACE_MS = 86_400_000;
 const UNKNOWN_EXPIRY_TTL_MS = 7 * 86_400_000;
 
+/** Records remembered for an outage, at most. */
+const OUTAGE_MEMORY_ENTRIES = 10_000;
+/** How often records that could not be stored are written again. */
+const WRITE_BACK_INTERVAL_MS = 1_000;
+
+/** A subject's stored state; `fromMemory` when the store was unreachable and this process's copy answered. */
+export interface TokenState {
+  record: TokenRecord | undefined;
+  dead: string | null;
+  fromMemory: boolean;
+}
+
 /**
  * Token records in the shared store, always sealed (AES-256-GCM, bound to the key name). Keys are
  * `token:{h}`, `lock:token:{h}` and `dead:token:{h}` where `h` hashes the subject: the same hash
  * tag puts a subject's record, lock and dead marker in one Redis Cluster slot, and no user id or
  * connection name appears in a key.
+ *
+ * The process also remembers, unsealed and for OUTAGE_MEMORY_MS at most, the records it has read or
+ * written: while the store is unreachable they answer in its place (the broker still checks that
+ * a token is unexpired). A record that could not be written (a renewal during an outage, or a
+ * write that failed after the provider had already rotated the refresh token) is kept as
+ * unsaved: it answers before the store does (the store's copy is older), and is written again
+ * every second until the store takes it, so a rotated refresh token is never lost.
  */
 export class TokenStore {
+  private readonly memory = new LRUCache<string, TokenRecord>({ max: OUTAGE_MEMORY_ENTRIES, ttl: OUTAGE_MEMORY_MS });
+  private readonly unsaved = new Map<string, TokenRecord>();
+  private writeBackTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
+    /** Told when a record could not be written and when the unsaved count changes (metrics, logs). */
+    private readonly onUnsaved: (event: 'kept' | 'written', pending: number) => void = () => undefined,
   ) {}
 
   /** The store keys of one subject. */
@@ -29,27 +55,93 @@ export class TokenStore {
 
   /** The subject's record; undefined when absent or sealed under a key we no longer hold. */
   async read(subjectKey: string): Promise<TokenRecord | undefined> {
+    const unsaved = this.unsaved.get(subjectKey);
+    if (unsaved) return unsaved;
     const key = this.keys(subjectKey).record;
     const sealed = await this.store.get(key);
-    const opened = sealed ? this.sealer.open(sealed, key) : undefined;
-    return opened ? (JSON.parse(opened) as TokenRecord) : undefined;
+    return this.remember(subjectKey, this.unseal(sealed, key));
   }
 
   /**
    * The subject's record and dead marker in one round trip (both keys share the subject's hash
    * tag, so this is one slot on a Redis Cluster too): the hot path of every provider call.
    */
-  async readState(subjectKey: string): Promise<{ record: TokenRecord | undefined; dead: string | null }> {
+  async readState(subjectKey: string): Promise<TokenState> {
+    const unsaved = this.unsaved.get(subjectKey);
+    if (unsaved) return { record: unsaved, dead: null, fromMemory: true };
     const keys = this.keys(subjectKey);
-    const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
-    const opened = sealed ? this.sealer.open(sealed, keys.record) : undefined;
-    return { record: opened ? (JSON.parse(opened) as TokenRecord) : undefined, dead: dead ?? null };
+    try {
+      const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
+      return { record: this.remember(subjectKey, this.unseal(sealed ?? null, keys.record)), dead: dead ?? null, fromMemory: false };
+    } catch (error) {
+      const remembered = this.memory.get(subjectKey);
+      if (remembered) return { record: remembered, dead: null, fromMemory: true };
+      throw error;
+    }
   }
 
   /** Writes the subject's record, sealed, with a lifetime that fits what it holds. */
   async write(subjectKey: string, record: TokenRecord): Promise<void> {
     const key = this.keys(subjectKey).record;
     await this.store.set(key, this.sealer.seal(JSON.stringify(record), key), ttlFor(record));
+    this.unsaved.delete(subjectKey);
+    this.remember(subjectKey, record);
+  }
+
+  /**
+   * Keeps a record the store did not take (see the class comment): it answers for the subject from
+   * now on, and is written again every second until the store takes it.
+   */
+  keepUnsaved(subjectKey: string, record: TokenRecord): void {
+    this.unsaved.set(subjectKey, record);
+    this.remember(subjectKey, record);
+    this.onUnsaved('kept', this.unsaved.size);
+    this.scheduleWriteBack();
+  }
+
+  /** How many records wait to be written. */
+  get unsavedCount(): number {
+    return this.unsaved.size;
+  }
+
+  /** Writes every unsaved record once; those the store still refuses stay. */
+  async writeBack(): Promise<void> {
+    for (const [subjectKey, record] of [...this.unsaved]) {
+      try {
+        await this.write(subjectKey, record);
+        this.onUnsaved('written', this.unsaved.size);
+      } catch {
+        // Still unreachable: the next round tries again.
+      }
+    }
+  }
+
+  /** Stops writing back (on shutdown). Records still unsaved are reported by the caller. */
+  stop(): void {
+    if (this.writeBackTimer) clearTimeout(this.writeBackTimer);
+    this.writeBackTimer = undefined;
+  }
+
+  private scheduleWriteBack(): void {
+    if (this.writeBackTimer) return;
+    this.writeBackTimer = setTimeout(() => {
+      this.writeBackTimer = undefined;
+      void this.writeBack().finally(() => {
+        if (this.unsaved.size > 0) this.scheduleWriteBack();
+      });
+    }, WRITE_BACK_INTERVAL_MS);
+    this.writeBackTimer.unref();
+  }
+
+  private unseal(sealed: string | null, key: string): TokenRecord | undefined {
+    const opened = sealed ? this.sealer.open(sealed, key) : undefined;
+    return opened ? (JSON.parse(opened) as TokenRecord) : undefined;
+  }
+
+  private remember(subjectKey: string, record: TokenRecord | undefined): TokenRecord | undefined {
+    if (record) this.memory.set(subjectKey, record);
+    else this.memory.delete(subjectKey);
+    return record;
   }
 
   /** Marks the subject dead for `ttlMs`, with the reason, so a burst does not hammer the provider. */

@@ -6,6 +6,7 @@ import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
  */
 export const bitbucketTokenPolicy: TokenPolicy = {
   strategies: ['bitbucket'],
+  rotatesRefreshToken: true,
   refreshEndpoint: async (context) => ({
     tokenUrl: context.config.providers.bitbucket.tokenUrl,
     clientAuth: 'basic',

@@ -14,4 +14,5 @@ export const googleTokenPolicy: TokenPolicy = {
     ...(await appCredentials(context, context.config.providers.google)),
   }),
   reauthorizeParams: { access_type: 'offline', prompt: 'consent' },
+  rotatesRefreshToken: false,
 };

@@ -7,6 +7,7 @@ import { appCredentials, optionString, type TokenPolicy } from '../../tokens/pol
  */
 export const microsoftTokenPolicy: TokenPolicy = {
   strategies: ['waad', 'windowslive'],
+  rotatesRefreshToken: true,
   refreshEndpoint: async (context) => {
     const options = await context.connectionOptions();
     const tenant =

@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../store/memory.js';
+import { Sealer } from '../store/sealing.js';
+import type { SharedStore } from '../store/store.js';
+import type { TokenRecord } from './record.js';
+import { TokenStore } from './token-store.js';
+
+// The token store's memory for store outages: records it has read or written answer while the
+// store is unreachable, and a record the store did not take is never lost: it answers before the
+// store's older copy and is written back once the store takes it.
+
+const SUBJECT = 'identity\u0000auth0|alice\u0000google-oauth2\u00001234';
+const record = (accessToken: string, refreshToken = 'refresh-1'): TokenRecord => ({
+  accessToken,
+  refreshToken,
+  expiresAt: Date.now() + 3_600_000,
+  exactExpiry: true,
+  auth0: 'fingerprint',
+  updatedAt: Date.now(),
+});
+
+/** A memory store that can be switched off, as Redis going away looks to the gateway. */
+class FlakyStore extends MemoryStore {
+  down = false;
+  writes = 0;
+  override async get(key: string) {
+    this.check();
+    return super.get(key);
+  }
+  override async getMany(keys: string[]) {
+    this.check();
+    return super.getMany(keys);
+  }
+  override async set(key: string, value: string, ttlMs: number) {
+    this.check();
+    this.writes += 1;
+    return super.set(key, value, ttlMs);
+  }
+  private check(): void {
+    if (this.down) throw new Error('redis is reconnecting');
+  }
+}
+
+const stores: SharedStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+
+function setup() {
+  const shared = new FlakyStore();
+  stores.push(shared);
+  const events: [string, number][] = [];
+  const sealer = Sealer.ephemeral();
+  const tokens = new TokenStore(shared, sealer, (event, pending) => events.push([event, pending]));
+  return { shared, sealer, tokens, events };
+}
+
+describe('TokenStore during a store outage', () => {
+  it('answers with the record it last read or wrote, marked as from memory', async () => {
+    const { shared, tokens } = setup();
+    await tokens.write(SUBJECT, record('access-1'));
+    shared.down = true;
+    const state = await tokens.readState(SUBJECT);
+    expect(state).toEqual({ record: expect.objectContaining({ accessToken: 'access-1' }), dead: null, fromMemory: true });
+  });
+
+  it('fails as before for a subject it has never seen', async () => {
+    const { shared, tokens } = setup();
+    shared.down = true;
+    await expect(tokens.readState(SUBJECT)).rejects.toThrow(/reconnecting/);
+  });
+
+  it('keeps an unsaved record, answers with it before the store, and writes it back when the store returns', async () => {
+    const { shared, sealer, tokens, events } = setup();
+    await tokens.write(SUBJECT, record('old', 'refresh-old'));
+    shared.down = true;
+    tokens.keepUnsaved(SUBJECT, record('new', 'refresh-rotated'));
+    expect(tokens.unsavedCount).toBe(1);
+    await tokens.writeBack();
+    expect(tokens.unsavedCount).toBe(1);
+
+    shared.down = false;
+    // The store still has the old record; the unsaved one is newer and answers.
+    expect((await tokens.readState(SUBJECT)).record?.refreshToken).toBe('refresh-rotated');
+    expect((await tokens.read(SUBJECT))?.refreshToken).toBe('refresh-rotated');
+    await tokens.writeBack();
+    expect(tokens.unsavedCount).toBe(0);
+    expect(events).toEqual([
+      ['kept', 1],
+      ['written', 0],
+    ]);
+    // Now from the store itself, as another instance would read it.
+    const other = new TokenStore(shared, sealer);
+    expect((await other.read(SUBJECT))?.refreshToken).toBe('refresh-rotated');
+    tokens.stop();
+  });
+});
