@@ -67,6 +67,49 @@ const encryptionKeys = z
     return keys;
   });
 
+/** A Redis Cluster seed node. */
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * The shared store (`config.redis`): one Redis server (`url`) or a Redis Cluster reached through its
+ * seed nodes (`nodes`); every key is under `keyPrefix`. Tell them apart with `'nodes' in redis`.
+ */
+export type RedisConfig = { url: string; keyPrefix: string } | { nodes: RedisClusterNode[]; keyPrefix: string };
+
+/**
+ * Redis Cluster seed nodes: comma-separated `host:port` (an IPv6 address in brackets, `[::1]:7000`).
+ * The client learns every other node from them, so a few suffice.
+ */
+const redisClusterNodes = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const nodes: RedisClusterNode[] = [];
+    let invalid = false;
+    for (const entry of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/@]+)):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `\`${entry}\` is not host:port with a port from 1 to 65535` });
+        invalid = true;
+      } else {
+        nodes.push({ host: match[1] ?? match[2]!, port });
+      }
+    }
+    if (invalid) return z.NEVER;
+    if (nodes.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must list at least one host:port (comma-separated)' });
+      return z.NEVER;
+    }
+    return nodes;
+  });
+
 /** The gateway's own variables (the providers' are merged in below). */
 const gatewayEnv = {
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -80,6 +123,7 @@ const gatewayEnv = {
     .trim()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional(),
+  REDIS_CLUSTER_NODES: redisClusterNodes.optional(),
   REDIS_KEY_PREFIX: z.string().trim().min(1).default('idpgw:'),
   TOKEN_ENCRYPTION_KEY: encryptionKeys.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -124,11 +168,28 @@ const configSchema = z
     if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
       ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (unset it to serve /metrics on PORT)' });
     }
-    if (env.REDIS_URL && !env.TOKEN_ENCRYPTION_KEY) {
+    if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'cannot be combined with REDIS_URL: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+      });
+    }
+    const sharedStore = env.REDIS_URL ? 'REDIS_URL' : env.REDIS_CLUSTER_NODES ? 'REDIS_CLUSTER_NODES' : undefined;
+    if (sharedStore && !env.TOKEN_ENCRYPTION_KEY) {
       ctx.addIssue({
         code: 'custom',
         path: ['TOKEN_ENCRYPTION_KEY'],
-        message: 'is required when REDIS_URL is set (32 bytes, base64: `openssl rand -base64 32`)',
+        message: `is required when ${sharedStore} is set (32 bytes, base64: \`openssl rand -base64 32\`)`,
+      });
+    }
+    // A brace in the prefix would become the hash tag of every key (or split it), and a subject's
+    // record, lock and markers could land in different cluster slots.
+    if (env.REDIS_CLUSTER_NODES && /[{}]/.test(env.REDIS_KEY_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_KEY_PREFIX'],
+        message: "must not contain `{` or `}` with REDIS_CLUSTER_NODES (they would break the keys' hash tags)",
       });
     }
   })
@@ -144,8 +205,12 @@ const configSchema = z
       maxConcurrency: e.AUTH0_MAX_CONCURRENCY,
       maxRequestsPerSecond: e.AUTH0_MAX_REQUESTS_PER_SECOND,
     },
-    /** The shared store; undefined: in memory, one instance. */
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : undefined,
+    /** The shared store: one Redis server or a Redis Cluster; undefined: in memory, one instance. */
+    redis: ((): RedisConfig | undefined => {
+      if (e.REDIS_URL) return { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX };
+      if (e.REDIS_CLUSTER_NODES) return { nodes: e.REDIS_CLUSTER_NODES, keyPrefix: e.REDIS_KEY_PREFIX };
+      return undefined;
+    })(),
     /** AES-256-GCM keys; undefined means an ephemeral key (in-memory store only). */
     encryptionKeys: e.TOKEN_ENCRYPTION_KEY,
     providers: readProviders(e),

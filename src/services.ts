@@ -11,6 +11,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { ProviderApi, type ProviderApiDefinition } from './providers/api.js';
 import { DistributedLock } from './store/lock.js';
 import { MemoryStore } from './store/memory.js';
+import { RedisClusterStore } from './store/redis-cluster.js';
 import { RedisStore } from './store/redis.js';
 import { Sealer } from './store/sealing.js';
 import type { SharedStore } from './store/store.js';
@@ -44,7 +45,7 @@ export interface ServiceGraph {
  * so errors, metrics and telemetry name it.
  */
 export function createServices(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics, tokenPolicies: readonly TokenPolicy[]): ServiceGraph {
-  const store: SharedStore = config.redis ? new RedisStore(config.redis.url, config.redis.keyPrefix) : new MemoryStore();
+  const store = createStore(config.redis);
   const sealer = config.encryptionKeys ? new Sealer(config.encryptionKeys) : Sealer.ephemeral();
   const lock = new DistributedLock(store);
   const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics });
@@ -96,6 +97,12 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
       await store.close();
     },
   };
+}
+
+/** The shared store: one Redis server, a Redis Cluster, or (without either) process memory. */
+function createStore(redis: GatewayConfig['redis']): SharedStore {
+  if (!redis) return new MemoryStore();
+  return 'nodes' in redis ? new RedisClusterStore(redis.nodes, redis.keyPrefix) : new RedisStore(redis.url, redis.keyPrefix);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { SharedStore } from '../store/store.js';
 /** Options of useOperationalEndpoints. */
 export interface OperationalEndpointsOptions {
   store: SharedStore;
-  /** Whether the store is a shared one (Redis): only then does readiness depend on it. */
+  /** Whether the store is a shared one (Redis or a Redis Cluster): only then does readiness depend on it. */
   storeIsShared: boolean;
   /** Serves /metrics from this registry; undefined when METRICS_PORT serves it on a listener of its own. */
   registry: Registry | undefined;
@@ -14,8 +14,9 @@ export interface OperationalEndpointsOptions {
 }
 
 /**
- * The public HTTP endpoints besides GraphQL: `/healthz` (the process runs), `/readyz` (Redis,
- * if configured, answers; load balancers stop sending traffic otherwise) and `/metrics`
+ * The public HTTP endpoints besides GraphQL: `/healthz` (the process runs), `/readyz` (the shared
+ * store, if configured, is usable: Redis answers PING; on a Redis Cluster, every master answers and
+ * reports `cluster_state:ok`; load balancers stop sending traffic otherwise) and `/metrics`
  * (Prometheus text format). They answer before any GraphQL processing and need no caller token.
  */
 export function useOperationalEndpoints({ store, storeIsShared, registry, readinessTimeoutMs = 1000 }: OperationalEndpointsOptions): Plugin {

@@ -6,8 +6,9 @@ interface Entry {
 }
 
 /**
- * The single-instance store used when REDIS_URL is unset. Expired entries are dropped when read and
- * swept periodically, so a long-running demo does not grow without bound.
+ * The single-instance store used when neither REDIS_URL nor REDIS_CLUSTER_NODES is set. Expired
+ * entries are dropped when read and swept periodically, so a long-running demo does not grow
+ * without bound.
  */
 export class MemoryStore implements SharedStore {
   private readonly entries = new Map<string, Entry>();

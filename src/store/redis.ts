@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import type { SharedStore } from './store.js';
 
 // Compare-and-delete in one step, so a lock whose lease expired and was taken by another instance
-// is never released by its former holder.
-const DELETE_IF_EQUALS = `
+// is never released by its former holder. One key, so it is slot-safe on a Redis Cluster as well.
+export const DELETE_IF_EQUALS = `
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end

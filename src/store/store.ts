@@ -1,7 +1,9 @@
 /**
  * The shared state every gateway instance sees: caches, sealed secrets and locks. With REDIS_URL
- * it is Redis (so N instances fetch a Management token once and share user records); without it,
- * process memory. Values are opaque strings; callers seal anything secret before storing it.
+ * it is Redis, with REDIS_CLUSTER_NODES a Redis Cluster (so N instances fetch a Management token
+ * once and share user records); without either, process memory. Values are opaque strings; callers
+ * seal anything secret before storing it. Keys used together carry one hash tag (`…{tag}…`), so a
+ * cluster keeps them in one slot; the multi-key methods also accept keys of different slots.
  */
 export interface SharedStore {
   /** Reads one key; null when absent or expired. */
@@ -18,7 +20,7 @@ export interface SharedStore {
   deleteIfEquals(key: string, value: string): Promise<boolean>;
   /** Deletes keys. */
   delete(...keys: string[]): Promise<void>;
-  /** Resolves when the store answers; rejects otherwise (readiness). */
+  /** Resolves when the store answers (a cluster: every master, with cluster_state:ok); rejects otherwise (readiness). */
   ping(): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;

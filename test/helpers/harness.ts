@@ -16,6 +16,11 @@ export interface GraphQLAnswer<TData = Record<string, unknown>> {
   extensions?: Record<string, unknown>;
 }
 
+/** Whether this run has a Redis Cluster for `startHarness({ redis: 'cluster' })` (test/setup/redis.ts). */
+export function clusterAvailable(): boolean {
+  return inject('redisClusterNodes') !== '';
+}
+
 /** A running gateway plus its log lines. */
 export interface RunningGateway {
   gateway: Gateway;
@@ -26,8 +31,12 @@ export interface RunningGateway {
 
 /** Options of startHarness. */
 export interface HarnessOptions {
-  /** Use the run's Redis (default) or the in-memory store. */
-  redis?: boolean;
+  /**
+   * The store: the run's Redis server (`true` or `'single'`, the default), the run's Redis Cluster
+   * (`'cluster'`: REDIS_CLUSTER_NODES; the run must have one, see `clusterAvailable`), or the
+   * in-memory store (`false`).
+   */
+  redis?: boolean | 'single' | 'cluster';
   /** Extra or overriding environment variables for the gateway. */
   env?: Record<string, string>;
   tenant?: TenantOptions;
@@ -59,7 +68,13 @@ export interface Harness {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const sandbox = await startSandbox({ tenant: options.tenant, seed: options.seed });
   const env: Record<string, string> = { ...sandbox.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug' };
-  if (options.redis !== false) {
+  if (options.redis === 'cluster') {
+    const nodes = inject('redisClusterNodes');
+    if (!nodes) throw new Error('startHarness({ redis: "cluster" }): this run has no Redis Cluster (see test/setup/redis.ts)');
+    env.REDIS_CLUSTER_NODES = nodes;
+    env.REDIS_KEY_PREFIX = `test:${randomUUID()}:`;
+    env.TOKEN_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+  } else if (options.redis !== false) {
     env.REDIS_URL = inject('redisUrl');
     env.REDIS_KEY_PREFIX = `test:${randomUUID()}:`;
     env.TOKEN_ENCRYPTION_KEY = randomBytes(32).toString('base64');
