@@ -53,11 +53,27 @@ export class UserDirectory {
    * request into Management API reads.
    */
   private readonly recent = new LRUCache<string, UserRecord>({ max: 10_000, ttl: OUTAGE_MEMORY_MS });
+  /**
+   * The shared cache's answers of the last few seconds (records and remembered misses), so a busy
+   * user's requests do not each read Redis. Any instance that writes a user announces it through
+   * the store's publish/subscribe and every instance drops its copy; while that subscription is
+   * down nothing is answered from here.
+   */
+  private readonly hot = new LRUCache<string, { value: UserRecord | null }>({ max: 10_000, ttl: HOT_TTL_MS });
+  private announcementsLive = false;
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
     this.maxUrlLength = deps.maxUrlLength ?? 4000;
     this.missingTtlSeconds = deps.missingTtlSeconds ?? 0;
+    deps.store.subscribe(
+      USER_CHANGES_CHANNEL,
+      (id) => this.hot.delete(id),
+      (live) => {
+        this.announcementsLive = live;
+        if (!live) this.hot.clear();
+      },
+    );
   }
 
   /** Users in the order of `ids`: a record, null when the user does not exist, or an Error for that id alone. */
@@ -147,18 +163,30 @@ export class UserDirectory {
     const useRecords = this.deps.ttlSeconds > 0;
     const useMissing = this.missingTtlSeconds > 0;
     if ((!useRecords && !useMissing) || ids.length === 0) return found;
+    const uncached: string[] = [];
+    for (const id of ids) {
+      const hot = this.announcementsLive ? this.hot.get(id) : undefined;
+      if (hot) found.set(id, hot.value);
+      else uncached.push(id);
+    }
+    if (uncached.length === 0) return found;
     try {
-      const values = await this.deps.store.getMany(ids.map(cacheKey));
+      const values = await this.deps.store.getMany(uncached.map(cacheKey));
       values.forEach((value, index) => {
         if (!value) return;
         const cached = JSON.parse(value) as UserRecord | null;
-        if (cached === null ? useMissing : useRecords) found.set(ids[index]!, cached);
+        if (cached === null ? useMissing : useRecords) {
+          found.set(uncached[index]!, cached);
+          // Never longer than the shared entry's own lifetime (a remembered miss is short).
+          const ttl = Math.min(HOT_TTL_MS, (cached === null ? this.missingTtlSeconds : this.deps.ttlSeconds) * 1000);
+          if (this.announcementsLive) this.hot.set(uncached[index]!, { value: cached }, { ttl });
+        }
         if (cached) this.recent.set(cached.id, cached);
       });
     } catch (error) {
       // A cache outage costs answers from this process's memory, then Management API calls, never answers.
       this.deps.logger.warn({ event: 'user_cache_read_failed', err: error }, 'user cache unavailable');
-      for (const id of ids) {
+      for (const id of uncached) {
         const remembered = this.recent.get(id);
         if (remembered) found.set(id, remembered);
       }
@@ -176,24 +204,37 @@ export class UserDirectory {
     await Promise.all(ids.map((id) => this.deps.store.setIfAbsent(cacheKey(id), MISSING, ttlMs))).catch((error: unknown) => {
       this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
     });
+    this.announce(ids);
+  }
+
+  /** Drops this instance's hot copies of the users and tells the other instances to drop theirs. */
+  private announce(ids: string[]): void {
+    for (const id of ids) {
+      this.hot.delete(id);
+      // Best effort: if it is lost, the others' copies still expire within HOT_TTL_MS.
+      this.deps.store.publish(USER_CHANGES_CHANNEL, id).catch(() => undefined);
+    }
   }
 
   private async writeCache(records: UserRecord[]): Promise<void> {
     if (records.length === 0) return;
     for (const record of records) this.recent.set(record.id, record);
+    const ids = records.map((record) => record.id);
     if (this.deps.ttlSeconds === 0) {
       // Records are not cached, but a user just found must not stay remembered as missing.
       if (this.missingTtlSeconds > 0) {
-        await this.deps.store.delete(...records.map((record) => cacheKey(record.id))).catch((error: unknown) => {
+        await this.deps.store.delete(...ids.map(cacheKey)).catch((error: unknown) => {
           this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
         });
       }
-      return;
+    } else {
+      const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify(record)]);
+      await this.deps.store.setMany(entries, this.deps.ttlSeconds * 1000).catch((error: unknown) => {
+        this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
+      });
     }
-    const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify(record)]);
-    await this.deps.store.setMany(entries, this.deps.ttlSeconds * 1000).catch((error: unknown) => {
-      this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
-    });
+    // After the write: an instance that drops its copy and reads again finds the new record.
+    this.announce(ids);
   }
 }
 
@@ -201,6 +242,11 @@ export class UserDirectory {
 export function userIdQuery(ids: string[]): string {
   return `user_id:(${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(' OR ')})`;
 }
+
+/** How long a user read from the shared cache answers again without a store read (dropped at once when any instance writes it). */
+const HOT_TTL_MS = 5_000;
+/** The channel on which instances announce a user they wrote (its id). */
+const USER_CHANGES_CHANNEL = 'user-changes';
 
 // A remembered miss lives in the user's own cache key, so any read that finds the user overwrites it.
 const MISSING = JSON.stringify(null);

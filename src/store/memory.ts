@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { SharedStore } from './store.js';
 
 interface Entry {
@@ -11,6 +12,8 @@ interface Entry {
  * without bound.
  */
 export class MemoryStore implements SharedStore {
+  /** Publish/subscribe within the process: one instance, so every subscriber is local. */
+  private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -52,6 +55,15 @@ export class MemoryStore implements SharedStore {
   }
 
   async ping(): Promise<void> {}
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.bus.emit(channel, message);
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void {
+    this.bus.on(channel, onMessage);
+    onLive(true);
+  }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);

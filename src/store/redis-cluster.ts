@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { DELETE_IF_EQUALS } from './redis.js';
+import { DELETE_IF_EQUALS, listen, subscriberOf } from './redis.js';
 import type { SharedStore } from './store.js';
 
 /** A seed node of the cluster; the client learns the others (and who serves which slot) from it. */
@@ -36,6 +36,8 @@ const SLOTS = 16384;
  */
 export class RedisClusterStore implements SharedStore {
   readonly client: Cluster;
+  /** A second connection for subscriptions (a subscribed connection takes no other command). */
+  private subscriber: Cluster | undefined;
   private readonly commandTimeoutMs: number;
   private firstReady: Promise<void> | undefined;
 
@@ -141,7 +143,19 @@ export class RedisClusterStore implements SharedStore {
     );
   }
 
+  async publish(channel: string, message: string): Promise<void> {
+    await this.ready();
+    // Cluster pub/sub is broadcast: a message published on any node reaches subscribers on all.
+    await this.client.publish(this.keyPrefix + channel, message);
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void {
+    this.subscriber ??= subscriberOf(this.client.duplicate(undefined, { enableOfflineQueue: true }));
+    listen(this.subscriber, this.keyPrefix + channel, onMessage, onLive);
+  }
+
   async close(): Promise<void> {
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await this.client.quit().catch(() => this.client.disconnect());
   }
 

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import type { SharedStore } from './store.js';
 
 // Compare-and-delete in one step, so a lock whose lease expired and was taken by another instance
@@ -16,6 +16,8 @@ return 0`;
  */
 export class RedisStore implements SharedStore {
   readonly client: Redis;
+  /** A second connection for subscriptions (a subscribed connection takes no other command). */
+  private subscriber: Redis | undefined;
 
   constructor(
     url: string,
@@ -83,12 +85,45 @@ export class RedisStore implements SharedStore {
     if (keys.length > 0) await this.client.del(...keys.map((key) => this.keyPrefix + key));
   }
 
+  async publish(channel: string, message: string): Promise<void> {
+    this.available();
+    await this.client.publish(this.keyPrefix + channel, message);
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void {
+    this.subscriber ??= subscriberOf(this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
+    listen(this.subscriber, this.keyPrefix + channel, onMessage, onLive);
+  }
+
   async ping(): Promise<void> {
     this.available();
     await this.client.ping();
   }
 
   async close(): Promise<void> {
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** A connection used for subscriptions: errors surface as liveness, not as printed warnings. */
+export function subscriberOf<T extends Redis | Cluster>(connection: T): T {
+  connection.on('error', () => {});
+  return connection;
+}
+
+/**
+ * Subscribes `connection` to `channel`: messages go to `onMessage`; liveness follows the
+ * connection (ioredis subscribes again by itself after a reconnect, and 'ready' follows that).
+ */
+export function listen(connection: Redis | Cluster, channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void {
+  connection.on('message', (received: string, message: string) => {
+    if (received === channel) onMessage(message);
+  });
+  for (const event of ['close', 'reconnecting', 'end']) connection.on(event, () => onLive(false));
+  connection.on('ready', () => onLive(true));
+  connection.subscribe(channel).then(
+    () => onLive(connection.status === 'ready'),
+    () => onLive(false),
+  );
 }

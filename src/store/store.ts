@@ -20,6 +20,18 @@ export interface SharedStore {
   deleteIfEquals(key: string, value: string): Promise<boolean>;
   /** Deletes keys. */
   delete(...keys: string[]): Promise<void>;
+  /**
+   * Tells every instance sharing the store (this one included) that something named `message`
+   * changed, on `channel`: how instances drop local copies another instance has replaced. Best
+   * effort; a lost message is covered by `subscribe`'s liveness and the local copies' short lifetime.
+   */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Calls `onMessage` for every message published on `channel`, and `onLive(false)` as soon as
+   * messages may be missed (the subscription's connection is down), `onLive(true)` once they are
+   * delivered again. A subscriber must not trust local copies while not live.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void;
   /** Resolves when the store answers (a cluster: every master, with cluster_state:ok); rejects otherwise (readiness). */
   ping(): Promise<void>;
   /** Releases connections. */

@@ -63,7 +63,8 @@ export class TokenBroker {
 
   /** A valid access token for the subject; null when Auth0 holds no token for it at all. */
   async validAccessToken(subject: TokenSubject, options: { rejected?: string } = {}): Promise<string | null> {
-    const state = await this.guard(subject, () => this.deps.tokens.readState(subject.key));
+    // A token a provider just refused is read past every local copy.
+    const state = await this.guard(subject, () => this.deps.tokens.readState(subject.key, { fresh: options.rejected !== undefined }));
     if (state.dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, state.dead);
     // A dead subject that signed in again has a new record since the read above.
     const stored = state.dead ? await this.guard(subject, () => this.deps.tokens.read(subject.key)) : state.record;

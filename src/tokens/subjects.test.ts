@@ -55,7 +55,8 @@ describe('identitySubjectKey', () => {
 });
 
 describe('store keys of an identity subject', () => {
-  const unusedStore = {} as SharedStore;
+  // Only key derivation is used: a store that takes subscriptions and nothing else.
+  const unusedStore = { subscribe: () => undefined } as unknown as SharedStore;
   const store = new TokenStore(unusedStore, Sealer.ephemeral());
 
   it('contain no user id, connection name or identity id in clear', () => {

@@ -23,12 +23,14 @@ const record = (accessToken: string, refreshToken = 'refresh-1'): TokenRecord =>
 class FlakyStore extends MemoryStore {
   down = false;
   writes = 0;
+  reads = 0;
   override async get(key: string) {
     this.check();
     return super.get(key);
   }
   override async getMany(keys: string[]) {
     this.check();
+    this.reads += 1;
     return super.getMany(keys);
   }
   override async set(key: string, value: string, ttlMs: number) {
@@ -93,5 +95,31 @@ describe('TokenStore during a store outage', () => {
     const other = new TokenStore(shared, sealer);
     expect((await other.read(SUBJECT))?.refreshToken).toBe('refresh-rotated');
     tokens.stop();
+  });
+});
+
+describe('TokenStore on the hot path', () => {
+  it('answers a subject read moments ago without a store read, and reads past it when asked for fresh', async () => {
+    const { shared, tokens } = setup();
+    await tokens.write(SUBJECT, record('access-1'));
+    await tokens.readState(SUBJECT);
+    const reads = shared.reads;
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-1');
+    expect(shared.reads).toBe(reads);
+    await tokens.readState(SUBJECT, { fresh: true });
+    expect(shared.reads).toBe(reads + 1);
+  });
+
+  it('drops its copy as soon as another instance changes the subject (a renewal, a dead marker)', async () => {
+    const { shared, sealer, tokens } = setup();
+    const other = new TokenStore(shared, sealer);
+    await tokens.write(SUBJECT, record('access-1'));
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-1');
+    await other.write(SUBJECT, record('access-2'));
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-2');
+    await other.markDead(SUBJECT, 'invalid_grant', 60_000);
+    expect((await tokens.readState(SUBJECT)).dead).toBe('invalid_grant');
+    await other.clearDead(SUBJECT);
+    expect((await tokens.readState(SUBJECT)).dead).toBeNull();
   });
 });

@@ -14,6 +14,10 @@ const UNKNOWN_EXPIRY_TTL_MS = 7 * 86_400_000;
 const OUTAGE_MEMORY_ENTRIES = 10_000;
 /** How often records that could not be stored are written again. */
 const WRITE_BACK_INTERVAL_MS = 1_000;
+/** How long a record read from the store answers again without a store read (dropped at once when any instance changes it). */
+const HOT_TTL_MS = 5_000;
+/** The channel on which instances announce a changed subject (its hash tag). */
+const CHANGES_CHANNEL = 'token-changes';
 
 /** A subject's stored state; `fromMemory` when the store was unreachable and this process's copy answered. */
 export interface TokenState {
@@ -34,9 +38,18 @@ export interface TokenState {
  * write that failed after the provider had already rotated the refresh token) is kept as
  * unsaved: it answers before the store does (the store's copy is older), and is written again
  * every second until the store takes it, so a rotated refresh token is never lost.
+ *
+ * On the hot path, a subject's state read from the store answers again for up to HOT_TTL_MS
+ * without a store read. Every change of a subject (a write, a dead marker set or lifted) is
+ * announced to all instances through the store's publish/subscribe, and each drops its copy at
+ * once; while that subscription is down nothing is served from it. A caller that knows its copy is
+ * stale (a provider just refused the token) reads past it (`fresh`).
  */
 export class TokenStore {
   private readonly memory = new LRUCache<string, TokenRecord>({ max: OUTAGE_MEMORY_ENTRIES, ttl: OUTAGE_MEMORY_MS });
+  /** Recent store reads by subject tag, while change announcements are live. */
+  private readonly hot = new LRUCache<string, { record: TokenRecord | undefined; dead: string | null }>({ max: OUTAGE_MEMORY_ENTRIES, ttl: HOT_TTL_MS });
+  private announcementsLive = false;
   private readonly unsaved = new Map<string, TokenRecord>();
   private writeBackTimer: NodeJS.Timeout | undefined;
 
@@ -45,11 +58,20 @@ export class TokenStore {
     private readonly sealer: Sealer,
     /** Told when a record could not be written and when the unsaved count changes (metrics, logs). */
     private readonly onUnsaved: (event: 'kept' | 'written', pending: number) => void = () => undefined,
-  ) {}
+  ) {
+    store.subscribe(
+      CHANGES_CHANNEL,
+      (tag) => this.hot.delete(tag),
+      (live) => {
+        this.announcementsLive = live;
+        if (!live) this.hot.clear();
+      },
+    );
+  }
 
   /** The store keys of one subject. */
   keys(subjectKey: string): { record: string; lock: string; dead: string; recheck: string } {
-    const tag = createHash('sha256').update(subjectKey).digest('base64url').slice(0, 24);
+    const tag = tagOf(subjectKey);
     return { record: `token:{${tag}}`, lock: `lock:token:{${tag}}`, dead: `dead:token:{${tag}}`, recheck: `recheck:token:{${tag}}` };
   }
 
@@ -66,13 +88,18 @@ export class TokenStore {
    * The subject's record and dead marker in one round trip (both keys share the subject's hash
    * tag, so this is one slot on a Redis Cluster too): the hot path of every provider call.
    */
-  async readState(subjectKey: string): Promise<TokenState> {
+  async readState(subjectKey: string, { fresh = false }: { fresh?: boolean } = {}): Promise<TokenState> {
     const unsaved = this.unsaved.get(subjectKey);
     if (unsaved) return { record: unsaved, dead: null, fromMemory: true };
     const keys = this.keys(subjectKey);
+    const tag = tagOf(subjectKey);
+    const hot = !fresh && this.announcementsLive ? this.hot.get(tag) : undefined;
+    if (hot) return { ...hot, fromMemory: false };
     try {
       const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
-      return { record: this.remember(subjectKey, this.unseal(sealed ?? null, keys.record)), dead: dead ?? null, fromMemory: false };
+      const state = { record: this.remember(subjectKey, this.unseal(sealed ?? null, keys.record)), dead: dead ?? null };
+      if (this.announcementsLive) this.hot.set(tag, state);
+      return { ...state, fromMemory: false };
     } catch (error) {
       const remembered = this.memory.get(subjectKey);
       if (remembered) return { record: remembered, dead: null, fromMemory: true };
@@ -86,6 +113,7 @@ export class TokenStore {
     await this.store.set(key, this.sealer.seal(JSON.stringify(record), key), ttlFor(record));
     this.unsaved.delete(subjectKey);
     this.remember(subjectKey, record);
+    this.announce(subjectKey);
   }
 
   /**
@@ -94,6 +122,7 @@ export class TokenStore {
    */
   keepUnsaved(subjectKey: string, record: TokenRecord): void {
     this.unsaved.set(subjectKey, record);
+    this.hot.delete(tagOf(subjectKey));
     this.remember(subjectKey, record);
     this.onUnsaved('kept', this.unsaved.size);
     this.scheduleWriteBack();
@@ -147,6 +176,7 @@ export class TokenStore {
   /** Marks the subject dead for `ttlMs`, with the reason, so a burst does not hammer the provider. */
   async markDead(subjectKey: string, reason: string, ttlMs: number): Promise<void> {
     await this.store.set(this.keys(subjectKey).dead, reason, ttlMs);
+    this.announce(subjectKey);
   }
 
   /** Claims the next look at Auth0 for a dead subject; false while another claim is younger than `intervalMs`. */
@@ -157,7 +187,24 @@ export class TokenStore {
   /** Forgets a dead marker (the user signed in again). */
   async clearDead(subjectKey: string): Promise<void> {
     await this.store.delete(this.keys(subjectKey).dead);
+    this.announce(subjectKey);
   }
+
+  /** Drops this instance's hot copy of the subject and tells the others to drop theirs. */
+  private announce(subjectKey: string): void {
+    const tag = tagOf(subjectKey);
+    this.hot.delete(tag);
+    // Best effort: if it is lost, the others' copies still expire within HOT_TTL_MS.
+    this.store.publish(CHANGES_CHANNEL, tag).catch(() => undefined);
+  }
+}
+
+/**
+ * A subject's hash tag: its keys share it (one Redis Cluster slot), and it names the subject in
+ * change announcements. A hash, so no user id or connection name appears in a key or a message.
+ */
+function tagOf(subjectKey: string): string {
+  return createHash('sha256').update(subjectKey).digest('base64url').slice(0, 24);
 }
 
 function ttlFor(record: TokenRecord): number {
