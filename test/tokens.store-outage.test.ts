@@ -124,11 +124,7 @@ describe('with Redis unreachable', () => {
     expect(tokenEndpointCalls(h)).toBe(0);
   });
 
-  // BUG (src/graphql/connection.ts adminSubject, line ~14): `tokens.adopt(...)` runs outside the broker's
-  // store guard, so a Redis failure escapes as a raw ioredis error that yoga masks as an unexpected
-  // (INTERNAL_SERVER_ERROR) error, for adminToken and adminAccessToken alike, instead of
-  // UPSTREAM_UNAVAILABLE; adminToken also loses the fallback to the connection's own ISO expiry that
-  // Identity.token has. Remove `.fails` once fixed.
+  // The connection's own admin tokens still tell their state; the access token needs the store.
   it('answers UPSTREAM_UNAVAILABLE for adminAccessToken, and the admin token state from the connection', () => {
     const { answer } = partner;
     expect(errorsAt(answer, ['enterpriseConnection', 'adminAccessToken']).map((e) => e.extensions?.code)).toEqual(['UPSTREAM_UNAVAILABLE']);
@@ -136,11 +132,6 @@ describe('with Redis unreachable', () => {
     expect(answer.data?.enterpriseConnection).toEqual({ name: 'acme-workspace', adminToken: { state: 'VALID' }, adminAccessToken: null });
   });
 
-  // BUG (src/store/redis.ts, RedisStore constructor): the class says it "fails commands fast while
-  // disconnected instead of queueing them", but `enableOfflineQueue: true` with `maxRetriesPerRequest: 1`
-  // and ioredis' default retryStrategy (min(n*50 ms, 2 s)) parks every command until the next reconnect
-  // attempt fails, so each store operation waits up to 2 s and a request several seconds before its
-  // UPSTREAM_UNAVAILABLE (user reads, which only use the cache, too). Remove `.fails` once fixed.
   it('logs the store failures as error objects, with their stacks', () => {
     const failures = gateway.logs
       .map((line) => JSON.parse(line) as { event?: string; err?: { message?: string; stack?: string } })
@@ -152,6 +143,7 @@ describe('with Redis unreachable', () => {
     }
   });
 
+  // The store refuses commands at once while it reconnects, so an outage costs no waiting.
   it('answers within a second, failing store operations fast', async () => {
     // Once ioredis' reconnect delay has grown, a plain user read waits seconds on the cache.
     const later = await timed<{ me: { id: string } }>(await h.token(SEED_USERS.linus), '{ me { id } }');
