@@ -1,7 +1,7 @@
+import { freeLoopbackPort } from './helpers/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ const output: string[] = [];
 beforeAll(async () => {
   sandbox = await startSandbox();
   ada = await sandbox.tenant.issueAccessToken({ sub: SEED_USERS.ada, scope: 'openid' });
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   origin = `http://127.0.0.1:${port}`;
   // As `npm start` runs it: the compiled build (the test setup builds it).
   child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
@@ -236,17 +236,6 @@ function rssOf(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!match) throw new Error('no VmRSS in /proc/<pid>/status');
   return Number(match[1]) * 1024;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { runGateway, startHarness, type Harness } from './helpers/harness.js';
+import { freeLoopbackPort } from './helpers/ports.js';
 
 // The HTTP surface besides the schema: `/healthz`, `/readyz` (Redis-aware) and `/metrics` need no
 // caller token; GraphQL is served over POST and GET, GraphiQL to browsers; malformed requests are
@@ -18,17 +18,6 @@ beforeAll(async () => {
   origin = new URL(h.main.url).origin;
 });
 afterAll(async () => h?.close());
-
-/** A loopback port nobody listens on (taken and released again). */
-async function closedLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  expect(port).toBeGreaterThan(0);
-  return port;
-}
 
 /** POSTs a raw body to /graphql with a valid caller token. */
 async function postRaw(body: string, accept = GRAPHQL_RESPONSE): Promise<{ status: number; contentType: string | null; body: unknown }> {
@@ -74,7 +63,7 @@ describe('health and readiness', () => {
   });
 
   it('starts with an unreachable Redis: /healthz 200, /readyz 503', async () => {
-    const port = await closedLoopbackPort();
+    const port = await freeLoopbackPort();
     const down = await runGateway({ ...h.env, REDIS_URL: `redis://127.0.0.1:${port}` });
     try {
       const base = new URL(down.url).origin;

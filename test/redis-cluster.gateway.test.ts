@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { hashSlot } from '../src/store/redis-cluster.js';
 import { clusterAvailable, postGraphQL, rawUser, runGateway, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
+import { freeLoopbackPort } from './helpers/ports.js';
 
 // The gateway on a real 3-master Redis Cluster (REDIS_CLUSTER_NODES): a batch of users whose cache
 // keys live in different slots, on different masters, is served and cached (the multi-key reads
@@ -16,16 +16,6 @@ import { clusterAvailable, postGraphQL, rawUser, runGateway, startHarness, type 
 // does not answer or reports cluster_state other than ok.
 
 const USERS_QUERY = 'query ($ids: [ID!]!) { users(ids: $ids) { id email } }';
-
-/** A loopback port nobody listens on (taken and released again). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function readyz(gateway: RunningGateway): Promise<number> {
   const response = await fetch(`${new URL(gateway.url).origin}/readyz`);
@@ -174,7 +164,7 @@ describe.skipIf(!clusterAvailable())('/readyz on a Redis Cluster', () => {
   });
 
   it('answers 503 quickly when no node answers, while /healthz and user reads still work', async () => {
-    const down = await runGateway({ ...h.env, REDIS_CLUSTER_NODES: `127.0.0.1:${await closedPort()},127.0.0.1:${await closedPort()}` });
+    const down = await runGateway({ ...h.env, REDIS_CLUSTER_NODES: `127.0.0.1:${await freeLoopbackPort()},127.0.0.1:${await freeLoopbackPort()}` });
     try {
       const base = new URL(down.url).origin;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -218,7 +208,7 @@ describe.skipIf(!clusterAvailable() || inject('redisClusterSource') !== 'private
       });
     if (!bin) throw new Error('redis-server is not on PATH (the run started a private cluster with it)');
     let port = 0;
-    while (port === 0 || port + 10_000 > 65_535) port = await closedPort();
+    while (port === 0 || port + 10_000 > 65_535) port = await freeLoopbackPort();
     dir = mkdtempSync(join(tmpdir(), 'gateway-test-cluster-state-'));
     child = spawn(
       bin,

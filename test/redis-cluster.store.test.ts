@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashSlot, RedisClusterStore, type ClusterSeed } from '../src/store/redis-cluster.js';
 import { Sealer } from '../src/store/sealing.js';
 import { TokenStore } from '../src/tokens/token-store.js';
 import { clusterAvailable } from './helpers/harness.js';
+import { freeLoopbackPort } from './helpers/ports.js';
 
 // The shared store on the run's real 3-master Redis Cluster (test/setup/redis.ts): keys that belong
 // together share a slot, multi-key commands work when their keys live on different masters, locks
@@ -17,16 +17,6 @@ function seeds(): ClusterSeed[] {
   return inject('redisClusterNodes')
     .split(',')
     .map((seed) => ({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) }));
-}
-
-/** A loopback port nobody listens on (taken and released again). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** How long `work` took to settle, and whether it rejected. */
@@ -174,8 +164,8 @@ describe('RedisClusterStore when the cluster does not answer', () => {
   beforeAll(async () => {
     down = new RedisClusterStore(
       [
-        { host: '127.0.0.1', port: await closedPort() },
-        { host: '127.0.0.1', port: await closedPort() },
+        { host: '127.0.0.1', port: await freeLoopbackPort() },
+        { host: '127.0.0.1', port: await freeLoopbackPort() },
       ],
       PREFIX,
     );

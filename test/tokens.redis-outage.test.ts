@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, runGateway, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
+import { freeLoopbackPort } from './helpers/ports.js';
 
 // Serving through a Redis outage. The gateway has its own redis-server here, which the test kills
 // and starts again. While it is down, the token and user records this instance holds keep being
@@ -26,7 +27,7 @@ let ada: string;
 
 beforeAll(async () => {
   h = await startHarness({ redis: false });
-  port = await freePort();
+  port = await freeLoopbackPort();
   dir = mkdtempSync(path.join(tmpdir(), 'gateway-outage-redis-'));
   await startRedis();
   gateway = await runGateway(gatewayEnv());
@@ -145,16 +146,5 @@ function answers(target: number): Promise<boolean> {
     const socket = createServer();
     socket.once('error', () => resolve(true));
     socket.listen(target, '127.0.0.1', () => socket.close(() => resolve(false)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
   });
 }

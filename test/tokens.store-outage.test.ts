@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { errorCodes, postGraphQL, runGateway, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
+import { freeLoopbackPort } from './helpers/ports.js';
 
 // A lock or Redis failure is UPSTREAM_UNAVAILABLE, never REAUTHENTICATION_REQUIRED (a false
 // "reconnect" prompt sends users through consent again for an outage they cannot fix), and no
@@ -10,15 +10,6 @@ import { errorCodes, postGraphQL, runGateway, startHarness, type GraphQLAnswer, 
 // the cache. Without REDIS_URL the in-memory store still renews once per identity.
 
 type GoogleAnswer = { me: { id: string; google: { accessToken: string | null } | null } };
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function tokenEndpointCalls(h: Harness): number {
   const s = h.sandbox;
@@ -48,7 +39,7 @@ describe('with Redis unreachable', () => {
 
   beforeAll(async () => {
     h = await startHarness({ redis: false });
-    const port = await closedPort();
+    const port = await freeLoopbackPort();
     gateway = await runGateway({
       ...h.env,
       REDIS_URL: `redis://127.0.0.1:${port}`,
