@@ -127,7 +127,8 @@ export class BenchContext {
     const child = startChild(
       name,
       process.execPath,
-      [join(this.root, 'dist', 'main.js')],
+      // BENCH_GATEWAY_NODE_ARGS: node flags for the gateway only (e.g. V8 memory flags to compare).
+      [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(this.root, 'dist', 'main.js')],
       { ...this.sandbox.env, PORT: String(port), HOST: '127.0.0.1', ...env },
       this.logDir,
       cwd,
