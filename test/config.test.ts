@@ -5,34 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
+import { VALID, configError, key32 } from './helpers/config.js';
 
 // The environment (and `.env` in the working directory) is validated in one place, and an incomplete
 // or invalid configuration is refused with ONE message naming every missing or invalid variable:
 // `npm start` must not start half-configured.
 
 const REQUIRED = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET'] as const;
-
-/** A complete minimal environment; tests add or break one thing at a time. */
-const VALID: Record<string, string> = {
-  AUTH0_DOMAIN: 'acme.eu.auth0.com',
-  AUTH0_AUDIENCE: 'https://gateway.example/api',
-  AUTH0_CLIENT_ID: 'm2m-client',
-  AUTH0_CLIENT_SECRET: 'm2m-secret-value',
-};
-
-const key32 = (): string => randomBytes(32).toString('base64');
-
-/** The ConfigError loadConfig throws for `env` (fails the test when it does not throw one). */
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
 
 describe('loadConfig: required variables', () => {
   it('refuses an empty environment with one ConfigError naming every required variable and `npm run demo`', () => {

@@ -1,28 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
+import { VALID, configError, key32 } from './helpers/config.js';
 
 // REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster, the alternative to REDIS_URL. Both set is a
 // configuration error naming both; TOKEN_ENCRYPTION_KEY is required with it as with REDIS_URL.
-
-const VALID: Record<string, string> = {
-  AUTH0_DOMAIN: 'acme.eu.auth0.com',
-  AUTH0_AUDIENCE: 'https://gateway.example/api',
-  AUTH0_CLIENT_ID: 'm2m-client',
-  AUTH0_CLIENT_SECRET: 'm2m-secret-value',
-};
-
-const key32 = (): string => randomBytes(32).toString('base64');
-
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
 
 describe('loadConfig: REDIS_CLUSTER_NODES', () => {
   it('reads the seed nodes into config.redis, with the key prefix', () => {
