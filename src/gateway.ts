@@ -8,6 +8,7 @@ import { withRequestStats } from './http/request-stats.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { useCallerAuth } from './plugins/use-caller-auth.js';
+import { useBodyLimit } from './plugins/use-body-limit.js';
 import { useCors } from './plugins/use-cors.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useGraphiQL, type GraphiQLPageOptions } from './plugins/use-graphiql.js';
@@ -63,7 +64,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Ours instead of yoga's: yoga's GraphiQL loads from a CDN, and its CORS reflects any origin.
     graphiql: false,
     cors: false,
-    maxRequestBodySize: config.limits.maxBodyBytes,
+    // useBodyLimit below enforces MAX_BODY_BYTES at a fraction of the cost.
+    maxRequestBodySize: false,
     parserAndValidationCache: boundedParserCaches(),
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -77,6 +79,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), registry: metricsApart ? undefined : metrics.registry }),
       config.graphiql && useGraphiQL({ endpoint, ...options.graphiql }),
       useCallerAuth({ verifier, endpoint }),
+      useBodyLimit(config.limits.maxBodyBytes),
       useDocumentLimits(config.limits),
       useExecutableOperations(),
       useUpstreamBudget({ maxUpstreamCalls: config.limits.maxUpstreamCalls }),

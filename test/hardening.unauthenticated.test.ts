@@ -121,23 +121,55 @@ describe('with a valid caller token', () => {
     expect(response.status).toBe(413);
   });
 
-  it('refuses a chunked body (no Content-Length) once it passes MAX_BODY_BYTES', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
+  /** POSTs `parts` with chunked transfer encoding (no Content-Length); the status and body of the answer. */
+  const postChunked = (parts: (string | Buffer)[], headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(`${origin}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${ada}`, 'transfer-encoding': 'chunked' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ada}`, 'transfer-encoding': 'chunked', ...headers },
       });
       req.on('response', (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (text: string) => (body += text));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       });
       req.on('error', reject);
-      const chunk = Buffer.alloc(64 * 1024, ' ');
-      req.write('{"query": "{ me { id } }", "pad": "');
-      for (let i = 0; i < 8; i++) req.write(chunk);
-      req.end('"}');
+      for (const part of parts.slice(0, -1)) req.write(part);
+      req.end(parts.at(-1));
     });
-    expect(status).toBe(413);
+
+  it('refuses a chunked body (no Content-Length) once it passes MAX_BODY_BYTES', async () => {
+    const chunk = Buffer.alloc(64 * 1024, ' ');
+    const response = await postChunked(['{"query": "{ me { id } }", "pad": "', ...Array<Buffer>(8).fill(chunk), '"}']);
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.body)).toMatchObject({
+      errors: [{ message: expect.stringContaining('MAX_BODY_BYTES'), extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }],
+    });
+  });
+
+  it('serves a chunked body within MAX_BODY_BYTES, whatever its chunks, right after a 413 on the same keep-alive agent', async () => {
+    const response = await postChunked(['{"query": "{ me', ' { id } }", "variables": {"pad": "', ' '.repeat(200 * 1024), '"}}']);
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ data: { me: { id: SEED_USERS.ada } } });
+  });
+
+  it('refuses a Content-Length that is not one number with 400', async () => {
+    for (const declared of ['-1', '12, 12', 'abc']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${origin}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ada}`, 'content-length': declared },
+        });
+        req.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status, declared).toBe(400);
+    }
   });
 
   it('still serves a normal query after all of the above', async () => {

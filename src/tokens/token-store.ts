@@ -70,8 +70,7 @@ export class TokenStore {
   }
 
   /** The store keys of one subject. */
-  keys(subjectKey: string): { record: string; lock: string; dead: string; recheck: string } {
-    const tag = tagOf(subjectKey);
+  keys(subjectKey: string, tag = tagOf(subjectKey)): { record: string; lock: string; dead: string; recheck: string } {
     return { record: `token:{${tag}}`, lock: `lock:token:{${tag}}`, dead: `dead:token:{${tag}}`, recheck: `recheck:token:{${tag}}` };
   }
 
@@ -91,10 +90,10 @@ export class TokenStore {
   async readState(subjectKey: string, { fresh = false }: { fresh?: boolean } = {}): Promise<TokenState> {
     const unsaved = this.unsaved.get(subjectKey);
     if (unsaved) return { record: unsaved, dead: null, fromMemory: true };
-    const keys = this.keys(subjectKey);
     const tag = tagOf(subjectKey);
     const hot = !fresh && this.announcementsLive ? this.hot.get(tag) : undefined;
     if (hot) return { ...hot, fromMemory: false };
+    const keys = this.keys(subjectKey, tag);
     try {
       const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
       const state = { record: this.remember(subjectKey, this.unseal(sealed ?? null, keys.record)), dead: dead ?? null };
