@@ -15,22 +15,41 @@ const RSS_LIMIT_MIB = 120;
 const GROWTH_LIMIT = 0.1;
 
 /** V8 heap and external memory as the gateway's own /metrics reports them (prom-client's default metrics), in bytes. */
-async function heapOf(origin: string): Promise<{ used: number; total: number; external: number }> {
+interface Heap {
+  used: number;
+  total: number;
+  external: number;
+  /** Reserved bytes per V8 heap space (new, old, code, large_object, …). */
+  spaces: Map<string, number>;
+}
+
+async function heapOf(origin: string): Promise<Heap> {
   try {
     const response = await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await response.text();
     const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-    return { used: value('nodejs_heap_size_used_bytes'), total: value('nodejs_heap_size_total_bytes'), external: value('nodejs_external_memory_bytes') };
+    const spaces = new Map<string, number>();
+    for (const match of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([a-z_]+)"\} ([0-9.e+]+)$/gm)) spaces.set(match[1] ?? '', Number(match[2]));
+    return {
+      used: value('nodejs_heap_size_used_bytes'),
+      total: value('nodejs_heap_size_total_bytes'),
+      external: value('nodejs_external_memory_bytes'),
+      spaces,
+    };
   } catch {
-    return { used: Number.NaN, total: Number.NaN, external: Number.NaN };
+    return { used: Number.NaN, total: Number.NaN, external: Number.NaN, spaces: new Map() };
   }
 }
 
-const heapCells = (heap: { used: number; total: number; external: number }) => [
-  fixed(mib(heap.used), 1),
-  fixed(mib(heap.total), 1),
-  fixed(mib(heap.external), 1),
-];
+/** "new 48, old 110, code 6 …" (MiB reserved per space, largest first). */
+const spacesText = (heap: Heap) =>
+  [...heap.spaces]
+    .filter(([, bytes]) => bytes >= 2 ** 20)
+    .sort((a, b) => b[1] - a[1])
+    .map(([space, bytes]) => `${space} ${fixed(mib(bytes), 0)}`)
+    .join(', ');
+
+const heapCells = (heap: Heap) => [fixed(mib(heap.used), 1), fixed(mib(heap.total), 1), fixed(mib(heap.external), 1)];
 
 export async function scenarioE(ctx: BenchContext): Promise<Section> {
   const { options } = ctx;
@@ -81,6 +100,7 @@ export async function scenarioE(ctx: BenchContext): Promise<Section> {
       `V8 heap after run 2: ${fixed(mib(heap.total), 0)} MiB reserved, ${fixed(mib(heap.used), 0)} MiB used at that moment (garbage not yet collected included). ` +
         'RSS above the idle figure that is heap reserved rather than used is V8 growing its heap between major collections; a leak shows as growth between the runs.',
     );
+    notes.push(`V8 heap reserved per space (MiB): idle ${spacesText(idleHeap)}; after run 2 ${spacesText(heap)}.`);
     if (failures > 0) notes.push(`${failures} requests failed or answered something else than the probe's body.`);
     return {
       id: 'e',
