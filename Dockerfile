@@ -34,5 +34,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node itself (not npm) is the main process, so SIGTERM reaches the gateway for a graceful shutdown.
+# The V8 flags are those of `npm start` (package.json; a test keeps them equal): they hold the heap
+# near its live size (about 115 MiB RSS under load instead of about 240). Other flags: override CMD.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+CMD ["node", "--max-old-space-size=512", "--max-semi-space-size=4", "dist/main.js"]

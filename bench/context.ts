@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEED_USERS, startSandbox, type Sandbox } from '../sandbox/index.js';
@@ -28,6 +28,8 @@ export interface RunningServer {
   /** RSS of its process now, bytes (NaN when unreadable). */
   rss(): number;
   stop(): Promise<void>;
+  /** For a gateway: the node flags it was started with. */
+  nodeArgs?: string[];
 }
 
 /** Figures one scenario leaves for a later one (b reports next to a). */
@@ -120,20 +122,29 @@ export class BenchContext {
    * Starts a gateway process: `node dist/main.js` with the sandbox's variables plus `env`, in a
    * directory of its own (so no .env is picked up), and waits until /readyz answers 200.
    */
-  async startGateway(name: string, env: Record<string, string>): Promise<RunningServer> {
+  async startGateway(name: string, env: Record<string, string>, nodeArgs = this.gatewayNodeArgs()): Promise<RunningServer> {
     await this.build();
     const port = await freePort();
     const cwd = mkdtempSync(join(this.logDir, `${name}-`));
     const child = startChild(
       name,
       process.execPath,
-      // BENCH_GATEWAY_NODE_ARGS: node flags for the gateway only (e.g. V8 memory flags to compare).
-      [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), join(this.root, 'dist', 'main.js')],
+      [...nodeArgs, join(this.root, 'dist', 'main.js')],
       { ...this.sandbox.env, PORT: String(port), HOST: '127.0.0.1', ...env },
       this.logDir,
       cwd,
     );
-    return this.watch(name, child, `http://127.0.0.1:${port}`, '/readyz');
+    return { ...(await this.watch(name, child, `http://127.0.0.1:${port}`, '/readyz')), nodeArgs };
+  }
+
+  /**
+   * The node flags of `npm start` (package.json's start script, e.g. its V8 heap flags), so the
+   * gateway runs as users run it; BENCH_GATEWAY_NODE_ARGS replaces them (empty: none) to compare.
+   */
+  gatewayNodeArgs(): string[] {
+    const override = process.env.BENCH_GATEWAY_NODE_ARGS;
+    if (override !== undefined) return override.split(' ').filter(Boolean);
+    return startScriptNodeArgs(this.root);
   }
 
   /** A gateway started once and kept for the rest of the run (scenarios a, b and e share them). */
@@ -193,4 +204,12 @@ export class BenchContext {
     await this.sandbox.close();
     rmSync(this.logDir, { recursive: true, force: true });
   }
+}
+
+/** The flags between `node` and `dist/main.js` in package.json's start script. */
+export function startScriptNodeArgs(root: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = (pkg.scripts.start ?? '').split(/\s+/).filter(Boolean);
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/main.js') throw new Error(`package.json: start is not "node [flags] dist/main.js": ${pkg.scripts.start}`);
+  return words.slice(1, -1);
 }

@@ -98,7 +98,8 @@ function reproduce(opts: BenchOptions): string {
         ['BENCH_CONNECTIONS', '10', 'autocannon connections'],
         ['BENCH_LATENCY_MS', '5', 'delay the fake providers add to each API call in (a), (b), (e), (f)'],
         ['BENCH_NO_LATENCY', '1', 'also run (a) without added latency (1 round)'],
-        ['BENCH_MEMORY_SECONDS', '60 (5)', 'length of each of the two load runs of (e)'],
+        ['BENCH_MEMORY_SECONDS', '60 (5)', 'length of each of the two load runs of (e), and of its run without node flags'],
+        ['BENCH_GATEWAY_NODE_ARGS', "npm start's", 'node flags for every gateway process instead of those of `npm start` (empty: none)'],
         ['BENCH_ONLY', 'a,b,c,d,e,f', 'scenarios to run'],
         ['BENCH_SKIP_BUILD', '0', 'skip `tsc -p tsconfig.build.json` (dist/ already current)'],
         ['BENCH_OUTPUT', 'bench/RESULTS.md', 'where the report goes'],
@@ -107,7 +108,7 @@ function reproduce(opts: BenchOptions): string {
     }),
     '',
     'How it runs: the sandbox (simulated Auth0 tenant, Google, Facebook, Bitbucket; `sandbox/index.ts`) and autocannon run in the benchmark process; ' +
-      'the gateway runs as `npm start` runs it, `node dist/main.js` in a process of its own (built first with `tsc -p tsconfig.build.json`), configured ' +
+      'the gateway runs as `npm start` runs it, `node [its flags] dist/main.js` in a process of its own (built first with `tsc -p tsconfig.build.json`), configured ' +
       'by environment variables only; the baseline (`bench/baseline-proxy.ts`) runs in a process of its own too. A private `redis-server` ' +
       '(`--save "" --appendonly no`, free loopback port) serves the Redis scenarios and is stopped at the end. Figures on a shared or small machine are noisy: ' +
       'compare ratios from the same run, not absolute numbers across runs.',

@@ -1,7 +1,7 @@
 import type { BenchContext } from '../context.js';
 import { graphqlTarget, probe } from '../graphql.js';
 import { runLoad, summarize } from '../load.js';
-import { memoryOf } from '../processes.js';
+import { cpuTimeOf, memoryOf } from '../processes.js';
 import { fixed, mib, signed, type Section } from '../report.js';
 import { QUERY_A } from './warm.js';
 
@@ -51,6 +51,33 @@ const spacesText = (heap: Heap) =>
 
 const heapCells = (heap: Heap) => [fixed(mib(heap.used), 1), fixed(mib(heap.total), 1), fixed(mib(heap.external), 1)];
 
+/** One run of (a)'s load on a fresh gateway started without node flags: the row and its figures. */
+async function runWithout(ctx: BenchContext, seconds: number): Promise<{ row: string[]; rss: number; cpuPerRequest: number }> {
+  const gateway = await ctx.startGateway('gateway-rss-bare', {}, []);
+  try {
+    const target = graphqlTarget(gateway.name, gateway.url, ctx.adaToken, QUERY_A, gateway.child.pid);
+    target.expectBody = await probe(target, (body) => JSON.stringify(body).includes('ada@example.com'));
+    console.error(`(e) without node flags: ${seconds} s`);
+    const cpuBefore = cpuTimeOf(gateway.child.pid);
+    const summary = summarize(target.name, await runLoad(target, seconds, ctx.options.connections));
+    const cpuPerRequest = (cpuTimeOf(gateway.child.pid) - cpuBefore) / summary.ok;
+    const memory = memoryOf(gateway.child.pid);
+    const heap = await heapOf(gateway.origin);
+    const row = [
+      `without the node flags, after one run (${seconds} s)`,
+      fixed(summary.requestsPerSecond, 0),
+      String(summary.ok),
+      fixed(mib(memory?.rss ?? Number.NaN), 1),
+      fixed(mib(memory?.peak ?? Number.NaN), 1),
+      ...heapCells(heap),
+      fixed(cpuPerRequest, 2),
+    ];
+    return { row, rss: memory?.rss ?? Number.NaN, cpuPerRequest };
+  } finally {
+    await gateway.stop();
+  }
+}
+
 export async function scenarioE(ctx: BenchContext): Promise<Section> {
   const { options } = ctx;
   const gateway = await ctx.startGateway('gateway-rss', {});
@@ -68,14 +95,18 @@ export async function scenarioE(ctx: BenchContext): Promise<Section> {
         fixed(mib(idle?.rss ?? Number.NaN), 1),
         fixed(mib(idle?.peak ?? Number.NaN), 1),
         ...heapCells(idleHeap),
+        '–',
       ],
     ];
     const after: number[] = [];
+    const cpuPerRequest: number[] = [];
     let heap = idleHeap;
     let failures = 0;
     for (const run of [1, 2]) {
       console.error(`(e) run ${run}: ${options.memorySeconds} s`);
+      const cpuBefore = cpuTimeOf(gateway.child.pid);
       const summary = summarize(target.name, await runLoad(target, options.memorySeconds, options.connections));
+      cpuPerRequest.push((cpuTimeOf(gateway.child.pid) - cpuBefore) / summary.ok);
       failures += summary.failures;
       const memory = memoryOf(gateway.child.pid);
       after.push(memory?.rss ?? Number.NaN);
@@ -87,15 +118,25 @@ export async function scenarioE(ctx: BenchContext): Promise<Section> {
         fixed(mib(memory?.rss ?? Number.NaN), 1),
         fixed(mib(memory?.peak ?? Number.NaN), 1),
         ...heapCells(heap),
+        fixed(cpuPerRequest.at(-1) ?? Number.NaN, 2),
       ]);
     }
+    const flags = (gateway.nodeArgs ?? []).join(' ') || '(none)';
+    // For comparison: one run of the same load on a gateway started without those flags.
+    const bare = (gateway.nodeArgs ?? []).length > 0 ? await runWithout(ctx, options.memorySeconds) : undefined;
+    if (bare) rows.push(bare.row);
     const [first = Number.NaN, second = Number.NaN] = after;
     const growth = (second - first) / first;
     const highest = Math.max(first, second);
     const notes = [
       `Growth from run 1 to run 2: ${signed(mib(second - first), ' MiB', 1)} (${signed(growth * 100, ' %', 1)}).`,
-      `Configuration: the defaults of \`npm start\` (in-memory store, LOG_LEVEL=info) plus the sandbox's variables; Google userinfo +${options.latencyMs} ms; ${options.connections} connections.`,
+      `Configuration: the defaults of \`npm start\` (in-memory store, LOG_LEVEL=info, node flags \`${flags}\`) plus the sandbox's variables; Google userinfo +${options.latencyMs} ms; ${options.connections} connections.`,
     ];
+    if (bare)
+      notes.push(
+        `Without the node flags (last row, a fresh process, one run): RSS ${fixed(mib(bare.rss), 0)} vs ${fixed(mib(highest), 0)} MiB, ` +
+          `CPU ${fixed(bare.cpuPerRequest, 2)} vs ${fixed(cpuPerRequest.at(-1) ?? Number.NaN, 2)} ms per request. The flags hold V8's old generation near its live size; without them V8 lets it grow to several times that between full collections.`,
+      );
     notes.push(
       `V8 heap after run 2: ${fixed(mib(heap.total), 0)} MiB reserved, ${fixed(mib(heap.used), 0)} MiB used at that moment (garbage not yet collected included). ` +
         'RSS above the idle figure that is heap reserved rather than used is V8 growing its heap between major collections; a leak shows as growth between the runs.',
@@ -109,7 +150,9 @@ export async function scenarioE(ctx: BenchContext): Promise<Section> {
       description:
         `A fresh gateway process (\`node dist/main.js\`, as \`npm start\` runs it) loaded with (a)'s query twice for ${options.memorySeconds} s; ` +
         "RSS (VmRSS) and peak (VmHWM) read from /proc/<pid>/status after each run, then the V8 heap from the gateway's own `/metrics`.",
-      tables: [{ head: ['when', 'req/s', 'requests', 'RSS MiB', 'peak RSS MiB', 'V8 heap used MiB', 'V8 heap total MiB', 'external MiB'], rows }],
+      tables: [
+        { head: ['when', 'req/s', 'requests', 'RSS MiB', 'peak RSS MiB', 'V8 heap used MiB', 'V8 heap total MiB', 'external MiB', 'CPU ms / request'], rows },
+      ],
       checks: [
         { target: `RSS ≤ ${RSS_LIMIT_MIB} MiB after each run`, measured: `${fixed(mib(highest), 1)} MiB (highest)`, met: mib(highest) <= RSS_LIMIT_MIB },
         { target: `RSS growth from run 1 to run 2 < ${GROWTH_LIMIT * 100} %`, measured: signed(growth * 100, ' %', 1), met: growth < GROWTH_LIMIT },
