@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { booleanSwitch, nonNegativeInt, positiveInt } from './env.js';
+import { readTrustedDocuments } from './limits/trusted-documents.js';
 import { providerConfigFragments } from './providers/config.js';
 
 /**
@@ -65,6 +66,22 @@ const encryptionKeys = z
       return z.NEVER;
     }
     return keys;
+  });
+
+/**
+ * TRUSTED_DOCUMENTS: the path of an Apollo persisted-query manifest, read and validated here, once,
+ * so that a missing file or a bad manifest stops the start with one message naming the variable.
+ */
+const trustedDocuments = z
+  .string()
+  .trim()
+  .transform((path, ctx) => {
+    try {
+      return readTrustedDocuments(path);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
   });
 
 /** A Redis Cluster seed node. */
@@ -144,6 +161,9 @@ const gatewayEnv = {
   CORS_ORIGINS: corsOrigins.optional(),
   GRAPHIQL: booleanSwitch.default(false),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  TRUSTED_DOCUMENTS: trustedDocuments.optional(),
+  PERSISTED_QUERY_MAX_BYTES: positiveInt.max(1024 * 1024).default(16 * 1024),
+  PERSISTED_QUERY_TTL_SECONDS: positiveInt.default(3600),
 };
 
 type Fragments = typeof providerConfigFragments;
@@ -154,6 +174,9 @@ type ProviderEnv = UnionToIntersection<Fragments[keyof Fragments]['env']>;
 type ProvidersConfig = { [Name in keyof Fragments]: ReturnType<Fragments[Name]['read']> };
 
 const providerEnv = Object.assign({}, ...Object.values(providerConfigFragments).map((fragment) => fragment.env)) as ProviderEnv;
+
+/** Every variable the configuration reads, with its schema: the README's table and .env.example are checked against it. */
+export const configVariables: Readonly<Record<string, z.ZodType>> = { ...gatewayEnv, ...providerEnv };
 
 /** Reads each provider's configuration out of the validated variables. */
 function readProviders(env: Record<string, unknown>): ProvidersConfig {
@@ -241,6 +264,15 @@ const configSchema = z
     graphiql: e.GRAPHIQL,
     /** A second listener serving only /metrics; undefined serves /metrics on `port`. */
     metricsPort: e.METRICS_PORT,
+    /** Persisted operations: trusted documents only (TRUSTED_DOCUMENTS), else automatic persisted queries. */
+    persistedOperations: {
+      /** The only operations that run, by id; undefined: any document, and APQ registration is on. */
+      trustedDocuments: e.TRUSTED_DOCUMENTS,
+      /** Largest document (UTF-8 bytes) that APQ registers; a larger one still runs, unregistered. */
+      maxBytes: e.PERSISTED_QUERY_MAX_BYTES,
+      /** How long a registered document is kept in the shared store. */
+      ttlSeconds: e.PERSISTED_QUERY_TTL_SECONDS,
+    },
   }));
 
 /** The validated configuration the gateway is built from. */
@@ -261,7 +293,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates environment variables into a GatewayConfig, or throws one ConfigError naming every bad variable. */
+/**
+ * Validates environment variables into a GatewayConfig, or throws one ConfigError naming every bad
+ * variable. Its one read besides `env`: the manifest file TRUSTED_DOCUMENTS names, if set.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = configSchema.safeParse(present);

@@ -233,6 +233,73 @@ describe('loadConfig: hardening variables', () => {
   });
 });
 
+describe('loadConfig: persisted operations', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Writes `text` to a manifest file in a fresh directory and returns its path. */
+  function manifestFile(text: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-manifest-test-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'manifest.json');
+    writeFileSync(file, text);
+    return file;
+  }
+
+  const operation = { id: 'me@1', name: 'Me', type: 'query', body: 'query Me { me { id } }' };
+  const manifest = (operations: unknown[]) => JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations });
+
+  it('defaults to automatic persisted queries: no trusted documents, 16 KiB documents kept for an hour', () => {
+    expect(loadConfig(VALID).persistedOperations).toEqual({ trustedDocuments: undefined, maxBytes: 16384, ttlSeconds: 3600 });
+  });
+
+  it('reads PERSISTED_QUERY_MAX_BYTES and PERSISTED_QUERY_TTL_SECONDS, naming them when invalid', () => {
+    expect(loadConfig({ ...VALID, PERSISTED_QUERY_MAX_BYTES: '4096', PERSISTED_QUERY_TTL_SECONDS: '300' }).persistedOperations).toMatchObject({
+      maxBytes: 4096,
+      ttlSeconds: 300,
+    });
+    const error = configError({ ...VALID, PERSISTED_QUERY_MAX_BYTES: '0', PERSISTED_QUERY_TTL_SECONDS: 'a day' });
+    expect(error.problems).toEqual([expect.stringContaining('PERSISTED_QUERY_MAX_BYTES'), expect.stringContaining('PERSISTED_QUERY_TTL_SECONDS')]);
+  });
+
+  it('reads the manifest TRUSTED_DOCUMENTS names, by id', () => {
+    const documents = loadConfig({ ...VALID, TRUSTED_DOCUMENTS: manifestFile(manifest([operation])) }).persistedOperations.trustedDocuments;
+    expect([...(documents?.keys() ?? [])]).toEqual(['me@1']);
+    expect(documents?.get('me@1')?.body).toBe(operation.body);
+  });
+
+  it('names TRUSTED_DOCUMENTS and the path when the file is missing', () => {
+    const error = configError({ ...VALID, TRUSTED_DOCUMENTS: '/nonexistent/persisted-query-manifest.json' });
+    expect(error.problems).toEqual(['TRUSTED_DOCUMENTS is invalid: cannot read /nonexistent/persisted-query-manifest.json (ENOENT)']);
+  });
+
+  it('names TRUSTED_DOCUMENTS when the file is not JSON, not a manifest, or holds a body that does not parse', () => {
+    const broken = { ...operation, body: 'query Me { me {' };
+    for (const [text, reason] of [
+      ['{"format": "apollo-persisted-query-manifest", ', /is not JSON/],
+      [
+        JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 2, operations: [operation] }),
+        /not an apollo-persisted-query-manifest of version 1: version/,
+      ],
+      [JSON.stringify({ operations: [operation] }), /format/],
+      [manifest([broken]), /Me \(me@1\) is not a GraphQL document/],
+      [manifest([]), /lists no operations/],
+    ] as const) {
+      const error = configError({ ...VALID, TRUSTED_DOCUMENTS: manifestFile(text) });
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^TRUSTED_DOCUMENTS is invalid: /);
+      expect(error.problems[0]).toMatch(reason);
+    }
+  });
+
+  it('names a bad TRUSTED_DOCUMENTS together with every other bad variable', () => {
+    const error = configError({ ...VALID, TRUSTED_DOCUMENTS: '/nonexistent/m.json', PORT: 'abc' });
+    expect(error.problems).toEqual([expect.stringContaining('PORT'), expect.stringContaining('TRUSTED_DOCUMENTS')]);
+  });
+});
+
 // `npm start` is `node dist/main.js` (the compiled build; the test setup builds it); spawn exactly
 // that entry point, from an empty working directory (so no .env of the repository is read) with an
 // environment holding only PATH and HOME.
@@ -290,5 +357,16 @@ describe('npm start (dist/main.js as a process)', () => {
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/PORT is invalid/);
+  });
+
+  it('exits 1 with one message naming TRUSTED_DOCUMENTS when its manifest is missing, not a stack trace', async () => {
+    const dir = freshDir();
+    const env = Object.entries({ ...VALID, TRUSTED_DOCUMENTS: 'missing-manifest.json' }).map(([name, value]) => `${name}=${value}`);
+    writeFileSync(path.join(dir, '.env'), `${env.join('\n')}\n`);
+    const { code, stdout, stderr } = await runMain(dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('TRUSTED_DOCUMENTS is invalid: cannot read missing-manifest.json (ENOENT)');
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });
