@@ -71,6 +71,12 @@ export interface TenantOptions {
   searchReturnsTokens?: boolean;
   /** Default 8192: longer request URLs (path+query) get 414. Node itself rejects headers over 16 KiB (431). */
   maxUrlLength?: number;
+  /**
+   * Default true. False: the M2M client has no client grant for the Management API, so the token
+   * endpoint refuses it (403 `access_denied`) although its credentials are right; setting it back
+   * to true is authorizing the application in the dashboard, which needs no restart of anything.
+   */
+  managementGrant?: boolean;
 }
 
 /** Claims of a caller access token. */
@@ -277,6 +283,10 @@ export class FakeTenant extends Simulator {
     }
     if (body.audience !== this.managementAudience) {
       return oauthError(403, 'access_denied', `Service not enabled within domain: ${body.audience}`);
+    }
+    if (this.options.managementGrant === false) {
+      const description = `Client is not authorized to access "${this.managementAudience}". You need to create a "client-grant" associated to this API.`;
+      return oauthError(403, 'access_denied', description);
     }
     const scope = this.grantedScopes(body.scope);
     const key = await this.currentKey();

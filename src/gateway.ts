@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { CallerVerifier } from './auth0/caller-token.js';
+import { TenantReadiness } from './auth0/tenant-readiness.js';
 import type { GatewayConfig } from './config.js';
 import { schema } from './graphql/schema.js';
 import { withRequestStats } from './http/request-stats.js';
@@ -17,6 +18,7 @@ import { useUpstreamBudget } from './plugins/use-upstream-budget.js';
 import { useErrorLog } from './plugins/use-error-log.js';
 import { useExecutableOperations } from './plugins/use-executable-operations.js';
 import { useOperationalEndpoints } from './plugins/use-operational-endpoints.js';
+import { usePersistedOperations } from './plugins/use-persisted-operations.js';
 import { useUpstreamStats } from './plugins/use-upstream-stats.js';
 import { tokenPolicies } from './providers/index.js';
 import { createServices, type Services } from './services.js';
@@ -29,6 +31,8 @@ export interface GatewayOptions {
   graphiql?: GraphiQLPageOptions;
   /** Minimum time between JWKS fetches caused by unknown key ids. */
   jwksCooldownMs?: number;
+  /** Waits between readiness checks of the tenant after failures (default 1 s doubling up to 60 s). */
+  tenantRetry?: { firstMs: number; maxMs: number };
 }
 
 /** A gateway instance: the yoga app, an HTTP server that is not listening yet, and its services. */
@@ -39,6 +43,8 @@ export interface Gateway {
   metricsServer: Server | undefined;
   services: Services;
   store: SharedStore;
+  /** Whether the tenant's signing keys and a Management API token were fetched (checked from `listen`). */
+  tenant: TenantReadiness;
   metrics: Registry;
   /** Stops the server (if listening) and releases pools, queues and connections. */
   close(): Promise<void>;
@@ -52,9 +58,17 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const { services, store, close: closeServices } = createServices(config, logger, metrics, tokenPolicies);
+  const { services, store, managementToken, close: closeServices } = createServices(config, logger, metrics, tokenPolicies);
 
   const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
+  const tenant = new TenantReadiness({
+    origin: config.auth0.origin,
+    signingKeys: verifier,
+    managementToken,
+    logger,
+    firstRetryMs: options.tenantRetry?.firstMs,
+    maxRetryMs: options.tenantRetry?.maxMs,
+  });
   const endpoint = '/graphql';
   const metricsApart = config.metricsPort !== undefined;
   const yoga = createYoga<object, { services: Services }>({
@@ -76,10 +90,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     context: () => ({ services }),
     plugins: [
       useCors({ origins: config.corsOrigins }),
-      useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), registry: metricsApart ? undefined : metrics.registry }),
+      useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), tenant, registry: metricsApart ? undefined : metrics.registry }),
       config.graphiql && useGraphiQL({ endpoint, ...options.graphiql }),
       useCallerAuth({ verifier, endpoint }),
       useBodyLimit(config.limits.maxBodyBytes),
+      usePersistedOperations({ store, ...config.persistedOperations, logger, graphiql: config.graphiql }),
       useDocumentLimits(config.limits),
       useExecutableOperations(),
       useUpstreamBudget({ maxUpstreamCalls: config.limits.maxUpstreamCalls }),
@@ -89,6 +104,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
   // Each HTTP request runs with its own upstream tally (x-upstream-stats) and caller.
   const server = createServer((req, res) => void withRequestStats(() => yoga(req, res)));
+  // Checked in the background from the moment the gateway serves: startup never waits for the tenant.
+  server.once('listening', () => tenant.start());
   const metricsServer = metricsApart ? createMetricsServer(metrics.registry) : undefined;
 
   return {
@@ -97,8 +114,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     metricsServer,
     services,
     store,
+    tenant,
     metrics: metrics.registry,
     async close() {
+      tenant.stop();
       await Promise.all([server, ...(metricsServer ? [metricsServer] : [])].map(stopListening));
       await closeServices();
     },

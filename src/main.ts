@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
+import { describeStore } from './store/describe.js';
 
 /**
  * `npm start`: the gateway from environment variables (and `.env` in the working directory).
@@ -20,8 +22,22 @@ try {
 
 const logger = createLogger(config.logLevel);
 const gateway = createGateway(config, { logger });
+// The port may be in use or privileged: one line saying so, not a stack trace.
+gateway.server.once('error', (error: NodeJS.ErrnoException) => {
+  logger.fatal(
+    { event: 'listen_failed', host: config.host, port: config.port, code: error.code },
+    `cannot listen on ${config.host}:${config.port}: ${error.message}`,
+  );
+  process.exit(1);
+});
+// One line saying where the gateway listens, which store it uses and which tenant it serves;
+// whether that tenant is usable follows (/readyz, and a line of its own if it is not).
 gateway.server.listen(config.port, config.host, () => {
-  logger.info({ event: 'listening', host: config.host, port: config.port }, `gateway listening on http://${config.host}:${config.port}/graphql`);
+  const { port } = gateway.server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
+  const store = describeStore(config.redis);
+  const tenant = config.auth0.origin;
+  logger.info({ event: 'listening', host: config.host, port, url, store, tenant }, `gateway listening on ${url}; store: ${store}; tenant: ${tenant}`);
 });
 if (gateway.metricsServer && config.metricsPort !== undefined) {
   const port = config.metricsPort;

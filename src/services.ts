@@ -35,6 +35,8 @@ export interface Services {
 export interface ServiceGraph {
   services: Services;
   store: SharedStore;
+  /** The Management API token of this instance (readiness fetches it before the first request needs it). */
+  managementToken: () => Promise<string>;
   close: () => Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
   return {
     services: { config, logger, users, connections: auth0.connections, tokens, providerApi },
     store,
+    managementToken: () => auth0.tokens.token(),
     async close() {
       // A last try for renewed records the store has not taken yet; what still fails is reported.
       tokenStore.stop();
@@ -147,6 +150,7 @@ function createAuth0Clients(
   observe = (report) => management.observe(report);
   return {
     management,
+    tokens,
     connections: new ConnectionDirectory(management),
     async close() {
       await management.close();

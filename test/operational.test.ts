@@ -3,7 +3,7 @@ import { SEED_USERS } from '../sandbox/index.js';
 import { runGateway, startHarness, type Harness } from './helpers/harness.js';
 import { freeLoopbackPort } from './helpers/ports.js';
 
-// The HTTP surface besides the schema: `/healthz`, `/readyz` (Redis-aware) and `/metrics` need no
+// The HTTP surface besides the schema: `/healthz`, `/readyz` (Redis- and tenant-aware) and `/metrics` need no
 // caller token; GraphQL is served over POST and GET, GraphiQL to browsers; malformed requests are
 // the client's fault (4xx), never the gateway's (5xx), and never take the process down.
 
@@ -57,9 +57,10 @@ describe('health and readiness', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
-  it('GET /readyz answers 200 when Redis answers', async () => {
+  it('GET /readyz answers 200 when Redis answers and the tenant was reached, with each check in the body', async () => {
     const response = await fetch(`${origin}/readyz`);
     expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready', checks: { store: 'ok', tenant: 'ok' } });
   });
 
   it('starts with an unreachable Redis: /healthz 200, /readyz 503', async () => {
@@ -71,7 +72,8 @@ describe('health and readiness', () => {
       const started = Date.now();
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(503);
-      await ready.body?.cancel();
+      // The tenant check may still be waiting for the store (it then fetches the token on its own).
+      expect(await ready.json()).toMatchObject({ status: 'unavailable', checks: { store: 'redis unavailable' } });
       // Readiness gives up quickly rather than hanging the load balancer's probe.
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {

@@ -37,6 +37,8 @@ export interface ManagementTokenDeps {
 export class ManagementTokenProvider {
   private cached: CachedToken | undefined;
   private readonly flight = new SingleFlight<string>();
+  /** The reason of the refusal logged last; cleared when a token is fetched. */
+  private refusalLogged: string | undefined;
 
   constructor(private readonly deps: ManagementTokenDeps) {}
 
@@ -114,20 +116,51 @@ export class ManagementTokenProvider {
       const lifetimeMs = (body.expires_in ?? 86_400) * 1000;
       // Renew a little before expiry: 60 s, or a tenth of a short lifetime.
       const margin = Math.min(60_000, lifetimeMs / 10);
+      this.refusalLogged = undefined;
       logger.info({ event: 'management_token_fetched', expiresIn: body.expires_in }, 'fetched a Management API token');
       return { token: body.access_token, usableUntil: Date.now() + lifetimeMs - margin };
     }
     if (response.status === 429) throw new ProviderRateLimitedError('auth0', auth0RetryAfterSeconds(response.headers));
     if (response.status === 401 || response.status === 403) {
-      // Auth0's description says what to fix (e.g. a missing client grant); operators read it in the log.
-      logger.error(
-        { event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description },
-        'Auth0 refused the Management API client credentials',
-      );
-      throw new ConfigurationError('auth0', `the Management API client credentials were refused (${body.error ?? `HTTP ${response.status}`})`);
+      const refused = new ManagementTokenRefusedError(response.status, body.error, body.error_description);
+      // Auth0's description says what to fix (e.g. a missing client grant); operators read it in the
+      // log. Once per distinct refusal: readiness retries and every request would repeat it.
+      if (this.refusalLogged !== refused.reason) {
+        this.refusalLogged = refused.reason;
+        logger.error(
+          { event: 'management_token_refused', status: response.status, error: body.error, description: body.error_description, reason: refused.reason },
+          `Auth0 refused the Management API client credentials: ${refused.reason}`,
+        );
+      }
+      throw refused;
     }
     throw new UpstreamUnavailableError('auth0', `the token endpoint answered HTTP ${response.status}`);
   }
+}
+
+/**
+ * Auth0 refused the client-credentials grant (401/403): a CONFIGURATION_ERROR for callers, and a
+ * `reason` for operators naming what to check (never the secret itself).
+ */
+export class ManagementTokenRefusedError extends ConfigurationError {
+  /** E.g. `401 access_denied (check AUTH0_CLIENT_ID/AUTH0_CLIENT_SECRET)`. */
+  readonly reason: string;
+
+  constructor(status: number, oauthError: string | undefined, description: string | undefined) {
+    super('auth0', `the Management API client credentials were refused (${oauthError ?? `HTTP ${status}`})`);
+    this.reason = `${status} ${oauthError ?? 'refused'} (${refusalHint(status, oauthError, description)})`;
+  }
+}
+
+// 401 is an unknown client or a wrong secret; 403 a client Auth0 knows but will not serve this
+// grant: no client grant for the Management API, or an audience on a custom domain (Auth0 only
+// serves `https://<tenant>.auth0.com/api/v2/`). Auth0's description is quoted, cut short.
+function refusalHint(status: number, oauthError: string | undefined, description: string | undefined): string {
+  if (status === 401 || oauthError === 'invalid_client') return 'check AUTH0_CLIENT_ID/AUTH0_CLIENT_SECRET';
+  if (oauthError === 'unauthorized_client') return "enable the application's Client Credentials grant";
+  const said = description ? `Auth0 says "${description.replace(/\s+/g, ' ').slice(0, 200)}"; ` : '';
+  if (description?.startsWith('Service not enabled')) return `${said}AUTH0_DOMAIN must be the tenant's own domain, not a custom domain`;
+  return `${said}authorize the application for the Auth0 Management API`;
 }
 
 /** Marks a failure of the shared store, as opposed to one of Auth0. */
