@@ -1,69 +1,19 @@
 import { loadConfig } from '../src/config.js';
 import { createGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
+import { DEMO_PARTNER_VARIABLES, DEMO_SCOPES, demoEnv, demoGraphiQL, issueDemoTokens } from './demo-options.js';
 import { SEED_USERS, startSandbox } from './index.js';
 
 /**
  * `npm run demo`: the gateway on its built-in sandbox. A simulated Auth0 tenant and simulated
  * Google, Facebook and Bitbucket APIs start on loopback, the gateway runs on the in-memory store,
- * and GraphiQL opens with a caller token already in its headers.
+ * and GraphiQL opens with two tabs: Ada's query with her token, a partner query with the partner token.
  */
-const DEFAULT_QUERY = `# A user token of the sandbox tenant is already in the Headers tab below.
-# Each linked provider's API is a field of its identity; a provider that fails nulls only its field.
-{
-  me {
-    id
-    email
-    identities {
-      provider
-      connection
-      userId
-      token { state expiresAt hasRefreshToken }
-    }
-    google {
-      profile { email name }
-      calendarEvents(first: 3) { edges { node { summary start end } } pageInfo { hasNextPage endCursor } }
-    }
-    facebook {
-      profile { name }
-      friends(first: 3) { edges { node { name } } pageInfo { hasNextPage endCursor } }
-    }
-    bitbucket {
-      account { displayName }
-      workspaces { edges { node { slug name } } }
-    }
-  }
-}
-`;
 
-const TOKEN_LIFETIME = 24 * 3600;
 const sandbox = await startSandbox();
-const userToken = await sandbox.tenant.issueAccessToken(
-  { sub: SEED_USERS.ada, scope: 'openid profile email read:user_idp_tokens' },
-  { expiresIn: TOKEN_LIFETIME },
-);
-const partnerToken = await sandbox.tenant.issueAccessToken(
-  { sub: 'sandbox-partner@clients', scope: 'read:users read:user_idp_tokens read:connections', gty: 'client-credentials' },
-  { expiresIn: TOKEN_LIFETIME },
-);
-
-const config = loadConfig({
-  ...sandbox.env,
-  PORT: process.env.PORT ?? '4000',
-  HOST: process.env.HOST ?? '127.0.0.1',
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  // The demo is for trying things from anywhere: GraphiQL on, and any origin may call it (without credentials).
-  GRAPHIQL: process.env.GRAPHIQL ?? 'true',
-  CORS_ORIGINS: process.env.CORS_ORIGINS ?? '*',
-});
-const gateway = createGateway(config, {
-  logger: createLogger(config.logLevel),
-  graphiql: {
-    title: 'IdP token gateway (sandbox)',
-    defaultQuery: DEFAULT_QUERY,
-    headers: JSON.stringify({ Authorization: `Bearer ${userToken}` }, null, 2),
-  },
-});
+const tokens = await issueDemoTokens(sandbox.tenant);
+const config = loadConfig(demoEnv(sandbox.env, process.env));
+const gateway = createGateway(config, { logger: createLogger(config.logLevel), graphiql: demoGraphiQL(tokens) });
 
 gateway.server.on('error', (error: NodeJS.ErrnoException) => {
   console.error(error.code === 'EADDRINUSE' ? `Port ${config.port} is in use; run with PORT=<another port> npm run demo` : error.message);
@@ -72,30 +22,57 @@ gateway.server.on('error', (error: NodeJS.ErrnoException) => {
 
 gateway.server.listen(config.port, config.host, () => {
   const origin = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
-  console.log(
-    [
-      '',
-      'IdP token gateway: sandbox demo',
-      '',
-      `  GraphiQL          ${origin}/graphql   (opens with the user token below in its headers)`,
-      `  Sandbox tenant    ${sandbox.tenant.origin}`,
-      `  Cross-origin      ${corsNote(config.corsOrigins)}`,
-      '',
-      `  User token (${SEED_USERS.ada}, valid 24 h):`,
-      `    ${userToken}`,
-      '',
-      '  Partner token (machine-to-machine, read:users read:user_idp_tokens read:connections):',
-      `    ${partnerToken}`,
-      '',
-      '  Try it from a shell:',
-      `    curl -s ${origin}/graphql -H 'content-type: application/json' \\`,
-      `      -H "authorization: Bearer $USER_TOKEN" -d '{"query":"{ me { id email identities { provider token { state } } } }"}'`,
-      '',
-      '  Ctrl-C stops the demo.',
-      '',
-    ].join('\n'),
-  );
+  console.log(banner(origin));
 });
+
+/** What the demo prints once it listens: where things are, the tokens as shell exports, and curl lines using them. */
+function banner(origin: string): string {
+  const endpoint = `${origin}/graphql`;
+  const userBody = { query: '{ me { id email identities { provider token { state } } } }' };
+  const partnerBody = {
+    query: 'query Partner($ids: [ID!]!) { users(ids: $ids) { id email google { token { state } } } }',
+    variables: DEMO_PARTNER_VARIABLES,
+  };
+  const curl = (tokenVariable: string, body: object): string[] => [
+    `    curl -s -w '\\n' ${endpoint} -H 'content-type: application/json' \\`,
+    `      -H "authorization: Bearer $${tokenVariable}" \\`,
+    `      -d ${shellQuote(JSON.stringify(body))}`,
+  ];
+  return [
+    '',
+    'IdP token gateway: sandbox demo',
+    '',
+    `  GraphiQL          ${endpoint}`,
+    `                    (tab "Me": Ada's query and user token; tab "Partner": the partner query and token)`,
+    `  Sandbox tenant    ${sandbox.tenant.origin}`,
+    `  Cross-origin      ${corsNote(config.corsOrigins)}`,
+    '',
+    '  Caller tokens, valid 24 h:',
+    `    USER_TOKEN      Ada, ${SEED_USERS.ada} (scope: ${DEMO_SCOPES.user})`,
+    `    PARTNER_TOKEN   a machine-to-machine client (scope: ${DEMO_SCOPES.partner})`,
+    '',
+    '  Paste into a shell:',
+    '',
+    `    export USER_TOKEN=${tokens.user}`,
+    `    export PARTNER_TOKEN=${tokens.partner}`,
+    '',
+    '  Then, as Ada:',
+    '',
+    ...curl('USER_TOKEN', userBody),
+    '',
+    '  As the partner, several users in one batch (an unknown id is null in its place):',
+    '',
+    ...curl('PARTNER_TOKEN', partnerBody),
+    '',
+    '  Ctrl-C stops the demo.',
+    '',
+  ].join('\n');
+}
+
+/** A shell word that is exactly `text`: single-quoted, each `'` written as `'\''`. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
 
 /** What the demo tells about CORS_ORIGINS: `npm start` grants no origin unless told to. */
 function corsNote(origins: '*' | string[]): string {

@@ -7,9 +7,10 @@ import type { IssuedTokens } from './provider-tokens.js';
 import type { FakeTenant, RawConnection, RawIdentity } from './tenant.js';
 
 /**
- * Seed data for the sandbox: five Auth0 users covering the identity shapes the gateway must handle
+ * Seed data for the sandbox: seven Auth0 users covering the identity shapes the gateway must handle
  * (a primary Google with three linked providers, a numeric GitHub id with an expired linked Google
- * token, a token-less database user, Facebook-only and Bitbucket-only users), the connections
+ * token, a token-less database user, Facebook-only and Bitbucket-only users, and two users whose
+ * sign-in is dead at the provider, so REAUTHENTICATION_REQUIRED can be seen), the connections
  * holding the provider app credentials, and provider-side data big enough to page through.
  */
 
@@ -20,6 +21,17 @@ export const SEED_USERS = {
   linus: 'auth0|5457edea1b8f22891a000004',
   margaret: 'facebook|10158000000000001',
   alan: 'bitbucket|{a1b2c3d4-0000-0000-0000-000000000000}',
+  /**
+   * Katherine: her Google access token expired and Google answers `invalid_grant` to its refresh
+   * token (she revoked the app's access), so `google` fields are REAUTHENTICATION_REQUIRED naming
+   * `google-oauth2`; her linked Facebook still works.
+   */
+  revokedGoogle: 'google-oauth2|104729384756102938475',
+  /**
+   * Hedy: Facebook answers error code 190 (subcode 460, password changed) for her token, so
+   * `facebook` fields are REAUTHENTICATION_REQUIRED naming `facebook`; her linked Google still works.
+   */
+  deadFacebook: 'facebook|10159000000000002',
 } as const;
 
 /** Provider-side account ids of the seeded users, for `expireAccessTokens`/`revokeRefreshTokens` in tests. */
@@ -29,6 +41,8 @@ export const SEED_ACCOUNTS = {
   linus: {},
   margaret: { facebook: '10158000000000001' },
   alan: { bitbucket: '{a1b2c3d4-0000-0000-0000-000000000000}' },
+  revokedGoogle: { google: '104729384756102938475', facebook: '10158000000000003' },
+  deadFacebook: { facebook: '10159000000000002', google: '117364829105738291046' },
 } as const;
 
 /** The running fakes the seed writes into. */
@@ -50,6 +64,10 @@ export interface SeededUsers {
     grace: { google: IssuedTokens; github: { access_token: string } };
     margaret: { facebook: IssuedTokens };
     alan: { bitbucket: IssuedTokens };
+    /** The Google access token is expired and its refresh token revoked at Google; Facebook works. */
+    revokedGoogle: { google: IssuedTokens; facebook: IssuedTokens };
+    /** The Facebook token is invalidated at Facebook (code 190, subcode 460); Google works. */
+    deadFacebook: { facebook: IssuedTokens; google: IssuedTokens };
   };
 }
 
@@ -286,6 +304,29 @@ function seedProviders(parts: SeedParts, now: number): void {
     totalFriendCount: 52,
   });
   parts.facebook.addAccount({ id: SEED_ACCOUNTS.margaret.facebook, name: 'Margaret Hamilton', friends: friends(4, 'margaret') });
+  const katherine = SEED_ACCOUNTS.revokedGoogle;
+  parts.google.addAccount({
+    sub: katherine.google,
+    email: 'katherine@example.com',
+    emailVerified: true,
+    name: 'Katherine Johnson',
+    givenName: 'Katherine',
+    familyName: 'Johnson',
+    events: calendarEvents('katherine@example.com', today).slice(0, 2),
+  });
+  parts.facebook.addAccount({ id: katherine.facebook, name: 'Katherine Johnson', email: 'katherine@example.com', friends: friends(3, 'katherine') });
+  const hedy = SEED_ACCOUNTS.deadFacebook;
+  parts.facebook.addAccount({ id: hedy.facebook, name: 'Hedy Lamarr', friends: friends(5, 'hedy') });
+  parts.google.addAccount({
+    sub: hedy.google,
+    email: 'hedy@example.com',
+    emailVerified: true,
+    name: 'Hedy Lamarr',
+    givenName: 'Hedy',
+    familyName: 'Lamarr',
+    events: calendarEvents('hedy@example.com', today).slice(0, 2),
+    files: driveFiles(today).slice(0, 2),
+  });
   const personal = { uuid: braced('ada-lovelace'), slug: 'ada-lovelace', name: 'Ada Lovelace' };
   const engines = { uuid: braced('analytical-engines'), slug: 'analytical-engines', name: 'Analytical Engines Ltd' };
   parts.bitbucket.addAccount({
@@ -480,7 +521,25 @@ function issueSeedTokens(parts: SeedParts): SeededUsers['tokens'] {
     },
     margaret: { facebook: parts.facebook.issueTokens(a.margaret.facebook) },
     alan: { bitbucket: parts.bitbucket.issueTokens(a.alan.bitbucket) },
+    revokedGoogle: revokedGoogleTokens(parts),
+    deadFacebook: deadFacebookTokens(parts),
   };
+}
+
+/** Katherine's: Google tokens from two hours ago (expired an hour ago) whose refresh token she has since revoked. */
+function revokedGoogleTokens(parts: SeedParts): SeededUsers['tokens']['revokedGoogle'] {
+  const accounts = SEED_ACCOUNTS.revokedGoogle;
+  const google = parts.google.issueTokens(accounts.google, { expiresIn: 3599 - 7200 });
+  parts.google.revokeRefreshTokens(accounts.google);
+  return { google, facebook: parts.facebook.issueTokens(accounts.facebook) };
+}
+
+/** Hedy's: a Facebook token Facebook has since invalidated (she changed her password), and working Google tokens. */
+function deadFacebookTokens(parts: SeedParts): SeededUsers['tokens']['deadFacebook'] {
+  const accounts = SEED_ACCOUNTS.deadFacebook;
+  const facebook = parts.facebook.issueTokens(accounts.facebook);
+  parts.facebook.invalidateTokens(accounts.facebook, 460);
+  return { facebook, google: parts.google.issueTokens(accounts.google) };
 }
 
 /** The Auth0 users: fresh tokens stamped now, Grace's Google login two hours old. */
@@ -561,5 +620,43 @@ function seedUsers(tenant: FakeTenant, tokens: SeededUsers['tokens'], now: numbe
     last_login: at,
     picture: 'https://secure.gravatar.com/avatar/a1b2c3d4?d=mm',
     identities: [identity('bitbucket', 'bitbucket', a.alan.bitbucket, tokens.alan.bitbucket, 7200)],
+  });
+  // Signed in two hours ago with a one-hour Google token: the gateway must renew it, and Google refuses.
+  tenant.addUser({
+    ...user,
+    user_id: SEED_USERS.revokedGoogle,
+    email: 'katherine@example.com',
+    email_verified: true,
+    name: 'Katherine Johnson',
+    given_name: 'Katherine',
+    family_name: 'Johnson',
+    nickname: 'katherine',
+    updated_at: twoHoursAgo,
+    last_login: twoHoursAgo,
+    identities: [
+      identity('google-oauth2', 'google-oauth2', a.revokedGoogle.google, tokens.revokedGoogle.google, 3599),
+      identity('facebook', 'facebook', a.revokedGoogle.facebook, tokens.revokedGoogle.facebook, tokens.revokedGoogle.facebook.expires_in, {
+        email: 'katherine@example.com',
+        name: 'Katherine Johnson',
+      }),
+    ],
+  });
+  // A Facebook token Auth0 still believes good for two months; Facebook itself refuses it.
+  tenant.addUser({
+    ...user,
+    user_id: SEED_USERS.deadFacebook,
+    name: 'Hedy Lamarr',
+    nickname: 'hedy',
+    updated_at: at,
+    last_login: at,
+    picture: `https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=${a.deadFacebook.facebook}&height=50&width=50`,
+    identities: [
+      identity('facebook', 'facebook', a.deadFacebook.facebook, tokens.deadFacebook.facebook, tokens.deadFacebook.facebook.expires_in),
+      identity('google-oauth2', 'google-oauth2', a.deadFacebook.google, tokens.deadFacebook.google, 3599, {
+        email: 'hedy@example.com',
+        email_verified: true,
+        name: 'Hedy Lamarr',
+      }),
+    ],
   });
 }

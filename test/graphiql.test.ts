@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PARTNER_QUERY, DEMO_PARTNER_VARIABLES, DEMO_USER_QUERY, demoGraphiQL } from '../sandbox/demo-options.js';
 import { SEED_USERS } from '../sandbox/index.js';
 import { startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 
@@ -18,8 +19,10 @@ let h: Harness;
 let off: RunningGateway;
 /** GRAPHIQL=false, explicitly. */
 let offExplicit: RunningGateway;
-/** GRAPHIQL=true with page options, as the demo has them. */
+/** GRAPHIQL=true with a default query and headers. */
 let on: RunningGateway;
+/** GRAPHIQL=true with the demo's page options (two tabs), with stand-in tokens. */
+let demo: RunningGateway;
 
 beforeAll(async () => {
   h = await startHarness({ redis: false });
@@ -29,6 +32,7 @@ beforeAll(async () => {
     { GRAPHIQL: 'true' },
     { graphiql: { title: 'Gateway under test', defaultQuery: '{ me { id } }', headers: JSON.stringify({ Authorization: 'Bearer page-token' }) } },
   );
+  demo = await h.startGateway({ GRAPHIQL: 'true' }, { graphiql: demoGraphiQL({ user: 'user-token', partner: 'partner-token' }) });
 });
 afterAll(async () => h?.close());
 
@@ -130,15 +134,43 @@ describe('GRAPHIQL=true', () => {
     expect(answer.body.toString('utf8')).toContain('YogaGraphiQL.renderYogaGraphiQL');
   });
 
-  it('opens with the configured query and headers, and does not persist headers in the browser', async () => {
+  it('opens with the configured query and headers, and keeps nothing in the browser’s storage', async () => {
     const html = (await browserGet(on)).body.toString('utf8');
     const options = JSON.parse(optionsJson(html)) as Record<string, unknown>;
     expect(options).toMatchObject({
       endpoint: '/graphql',
       defaultQuery: '{ me { id } }',
       headers: JSON.stringify({ Authorization: 'Bearer page-token' }),
+      // GraphiQL's "no storage": stored tabs would win over the configured ones, without their headers.
+      storage: null,
       shouldPersistHeaders: false,
     });
+    expect(options).not.toHaveProperty('defaultTabs');
+  });
+
+  it('drops a ?query= from the address bar before GraphiQL starts, so every load opens as configured', async () => {
+    const [script] = splitPage((await browserGet(on)).body.toString('utf8')).scripts;
+    const drop = script!.indexOf("url.searchParams.delete('query')");
+    expect(drop).toBeGreaterThan(0);
+    expect(drop).toBeLessThan(script!.lastIndexOf('YogaGraphiQL.renderYogaGraphiQL('));
+  });
+
+  it("the demo's page opens on two tabs: Ada's query with her token, the partner query with its ids and token", async () => {
+    const options = JSON.parse(optionsJson((await browserGet(demo)).body.toString('utf8'))) as Record<string, unknown>;
+    const bearer = (token: string) => JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2);
+    expect(options).toMatchObject({
+      title: 'IdP token gateway (sandbox)',
+      // A tab the user adds gets Ada's token.
+      headers: bearer('user-token'),
+      defaultTabs: [
+        { query: DEMO_USER_QUERY, headers: bearer('user-token') },
+        { query: DEMO_PARTNER_QUERY, variables: JSON.stringify(DEMO_PARTNER_VARIABLES, null, 2), headers: bearer('partner-token') },
+      ],
+      storage: null,
+    });
+    expect(DEMO_USER_QUERY).toMatch(/^query Me \{$/m);
+    expect(DEMO_PARTNER_QUERY).toMatch(/^query Partner\(\$ids: \[ID!\]!\) \{$/m);
+    expect(DEMO_PARTNER_VARIABLES.ids).toContain(SEED_USERS.ada);
   });
 
   it('sends the security headers: CSP, no referrer, nosniff, no-store', async () => {
@@ -248,7 +280,7 @@ describe('GRAPHIQL=true', () => {
     expect(sha256(zipped[0]!.body)).toBe(sha256(zipped[1]!.body));
   });
 
-  it('escapes page options: a title or default query cannot break out of their elements', async () => {
+  it('escapes page options: a title, default query or tab cannot break out of their elements', async () => {
     const hostile = await h.startGateway(
       { GRAPHIQL: 'true' },
       {
@@ -256,6 +288,7 @@ describe('GRAPHIQL=true', () => {
           title: '</title><script>alert(1)</script>',
           defaultQuery: '# </script><script>alert(2)</script><!--\n{ me { id } }',
           headers: '{"x": "</SCRIPT>"}',
+          tabs: [{ query: '# </script><script>alert(3)</script>\n{ me { id } }', variables: '{"y": "<!--"}', headers: '{"z": "</script>"}' }],
         },
       },
     );
@@ -274,6 +307,9 @@ describe('GRAPHIQL=true', () => {
     // The editor still opens with the text as given.
     expect(options.defaultQuery).toBe('# </script><script>alert(2)</script><!--\n{ me { id } }');
     expect(options.headers).toBe('{"x": "</SCRIPT>"}');
+    expect(options.defaultTabs).toEqual([
+      { query: '# </script><script>alert(3)</script>\n{ me { id } }', variables: '{"y": "<!--"}', headers: '{"z": "</script>"}' },
+    ]);
   });
 
   it('is never readable cross-origin, even with CORS_ORIGINS=* or for a listed origin', async () => {

@@ -4,13 +4,22 @@ import { gzip } from 'node:zlib';
 import type { GraphiQLOptions as YogaGraphiQLOptions, Plugin } from 'graphql-yoga';
 import { withoutCorsGrant } from './use-cors.js';
 
+/** One editor tab of the GraphiQL page: its query, and JSON text for its Variables and Headers tabs. */
+export interface GraphiQLTab {
+  query: string;
+  variables?: string;
+  headers?: string;
+}
+
 /** What the GraphiQL page opens with. */
 export interface GraphiQLPageOptions {
   title?: string;
-  /** The query in the editor when the page opens. */
+  /** The query of the one tab the page opens with when there are no `tabs` (a tab the user adds starts empty). */
   defaultQuery?: string;
-  /** JSON text for the Headers tab (the demo pre-fills a caller token). */
+  /** JSON text for the Headers tab: of the opening tab without `tabs`, and of every tab the user adds. */
   headers?: string;
+  /** The tabs the page opens with, the first one active; in place of one tab of `defaultQuery` and `headers`. */
+  tabs?: GraphiQLTab[];
 }
 
 /** Options of useGraphiQL. */
@@ -49,8 +58,8 @@ type Bytes = Uint8Array<ArrayBuffer>;
  * gzip waits for it (a few hundred milliseconds, once per process).
  *
  * The page is `Cache-Control: no-store` (the demo's page carries a caller token), never carries a
- * CORS grant (another site could otherwise read the token out of it), and headers typed into it
- * are not persisted in the browser's storage (`shouldPersistHeaders: false`).
+ * CORS grant (another site could otherwise read the token out of it), and keeps nothing in the
+ * browser's storage (see `pageOptionsOf`): every load opens with the configured tabs and headers.
  */
 export function useGraphiQL(options: GraphiQLOptions): Plugin {
   const { endpoint } = options;
@@ -88,16 +97,46 @@ export function useGraphiQL(options: GraphiQLOptions): Plugin {
 
 type Renderer = (options: YogaGraphiQLOptions) => string;
 
-/** Renders the page once, makes the embedded options safe inside its script, and derives its CSP. */
-function renderPage(render: Renderer, { endpoint, title = 'GraphiQL', defaultQuery, headers }: GraphiQLOptions): RenderedPage {
-  const pageOptions: YogaGraphiQLOptions & { endpoint: string } = {
+/**
+ * What the page hands GraphiQL: yoga's options plus GraphiQL's own `storage`, which yoga passes
+ * through. `null` is GraphiQL's "no storage at all" (leaving it out means localStorage).
+ */
+type PageOptions = YogaGraphiQLOptions & { endpoint: string; title: string; storage: null };
+
+/**
+ * The options written into the page, with GraphiQL's storage off. GraphiQL keeps its tabs
+ * (queries, variables), history and theme in localStorage by default, per origin, and prefers
+ * stored tabs to the configured ones: a reload, or any other GraphiQL once served on the same host
+ * and port, would reopen on stale tabs whose headers were never stored (no token) in place of the
+ * configured query and headers. Without storage every load opens as configured, and nothing typed
+ * into the page stays in the browser.
+ */
+function pageOptionsOf({ endpoint, title = 'GraphiQL', defaultQuery, headers, tabs }: GraphiQLOptions): PageOptions {
+  return {
     endpoint,
     title,
     ...(defaultQuery !== undefined ? { defaultQuery } : {}),
     ...(headers !== undefined ? { headers } : {}),
-    // Tokens typed or pre-filled into the Headers tab stay out of localStorage.
+    ...(tabs !== undefined ? { defaultTabs: tabs.map(({ query, variables, headers: tabHeaders }) => ({ query, variables, headers: tabHeaders })) } : {}),
+    storage: null,
+    // Headers above all (they carry tokens): never persisted, whatever storage GraphiQL would use.
     shouldPersistHeaders: false,
   };
+}
+
+/**
+ * Runs in the page before GraphiQL starts. Yoga's GraphiQL mirrors the edited query into the
+ * address bar (`?query=`) and opens a later load on it, in the first tab whichever tab it came
+ * from (after a reload, the second tab's query under the first tab's headers). Dropping it makes
+ * every load open as configured, and no link can put a query in front of a token the page holds.
+ */
+const DROP_QUERY_FROM_URL =
+  "(function () { var url = new URL(location.href); if (url.searchParams.has('query')) { url.searchParams.delete('query'); history.replaceState(history.state, '', url.href); } })();\n";
+
+/** Renders the page once, makes the embedded options safe inside its script, and derives its CSP. */
+function renderPage(render: Renderer, options: GraphiQLOptions): RenderedPage {
+  const pageOptions = pageOptionsOf(options);
+  const { title } = pageOptions;
   let html = render(pageOptions);
 
   // The renderer writes the title into <title> and the options as JSON into the inline script,
@@ -107,6 +146,9 @@ function renderPage(render: Renderer, { endpoint, title = 'GraphiQL', defaultQue
   const at = html.lastIndexOf(json);
   if (at < 0) throw new Error('GraphiQL page: the rendered options were not found in the page');
   html = html.slice(0, at) + scriptSafeJson(json) + html.slice(at + json.length);
+  const start = html.lastIndexOf('YogaGraphiQL.renderYogaGraphiQL(');
+  if (start < 0) throw new Error('GraphiQL page: the call that starts GraphiQL was not found');
+  html = html.slice(0, start) + DROP_QUERY_FROM_URL + html.slice(start);
 
   // The page has exactly one inline script; allowing its hash (rather than 'unsafe-inline') means
   // that nothing injected into the page, by a default query or otherwise, can run as a script.
