@@ -1,6 +1,6 @@
 import { basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
 import { ProviderSimulator } from './provider-simulator.js';
-import { intParam, randomToken } from './provider-tokens.js';
+import { answerAfter, intParam, randomToken } from './provider-tokens.js';
 
 /**
  * Simulated Bitbucket Cloud (docs/upstream-apis.md#bitbucket): the Basic-authenticated token
@@ -51,6 +51,11 @@ export interface BitbucketOptions {
   mode?: 'rotating' | 'legacy';
   /** How long a used refresh token may be presented again (Atlassian: about 10 minutes). */
   reuseGraceMs?: number;
+  /**
+   * Holds every token answer this long after the grant took effect (the refresh token is already
+   * rotated): a client that dies meanwhile never learns the new pair. 0 by default.
+   */
+  answerDelayMs?: number;
 }
 
 const ACCESS_LIFETIME = 7200;
@@ -70,20 +75,22 @@ function bbError(status: number, message: string, extra: Record<string, unknown>
 export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
   readonly clientId: string;
   readonly clientSecret: string;
-  readonly options: { mode: 'rotating' | 'legacy'; reuseGraceMs: number };
+  readonly options: { mode: 'rotating' | 'legacy'; reuseGraceMs: number; answerDelayMs: number };
   /** How many token families were revoked for refresh-token reuse. */
   familyRevocations = 0;
+  /** How many refresh grants took effect (a new access token issued), whether or not the answer reached the client. */
+  grantsTaken = 0;
 
   constructor(options: BitbucketOptions = {}) {
     // Built before `super` so the mint can read the regime a test may switch mid-run through `options`.
-    const settings = { mode: options.mode ?? 'rotating', reuseGraceMs: options.reuseGraceMs ?? 600_000 };
+    const settings = { mode: options.mode ?? 'rotating', reuseGraceMs: options.reuseGraceMs ?? 600_000, answerDelayMs: options.answerDelayMs ?? 0 };
     // Post-2026 tokens are large (often over 2500 characters); legacy ones were short.
     const mint = (): string => randomToken(settings.mode === 'rotating' ? 1950 : 48);
     super({ provider: 'FakeBitbucket', key: 'uuid', accessLifetime: ACCESS_LIFETIME, refreshTokens: true, mint: { access: mint, refresh: mint } });
     this.options = settings;
     this.clientId = options.clientId ?? randomToken(14).replace(/[-_]/g, 'x').slice(0, 18);
     this.clientSecret = options.clientSecret ?? randomToken(24);
-    this.route('token', 'POST', /^\/site\/oauth2\/access_token$/, (req) => this.token(req));
+    this.route('token', 'POST', /^\/site\/oauth2\/access_token$/, (req) => answerAfter(this.token(req), this.options.answerDelayMs));
     this.route('user', 'GET', /^\/2\.0\/user\/?$/, (req) => this.api(req, (a) => this.user(a)));
     this.route('userWorkspaces', 'GET', /^\/2\.0\/user\/workspaces\/?$/, (req) => this.api(req, (a) => this.workspaces(a, req)));
     this.route('repositories', 'GET', /^\/2\.0\/repositories\/([^/]+)\/?$/, (req) => this.api(req, (a) => this.repositories(a, req)));
@@ -132,6 +139,7 @@ export class FakeBitbucket extends ProviderSimulator<BitbucketAccount, 'uuid'> {
       refresh_token = this.book.issueRefresh(record.accountId, record.family);
     }
     record.firstUsedAt ??= now;
+    this.grantsTaken++;
     const access_token = this.book.issueAccess(record.accountId, ACCESS_LIFETIME, record.family);
     const scopeField = this.options.mode === 'rotating' ? { scope: SCOPE } : { scopes: SCOPE };
     return {

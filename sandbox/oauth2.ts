@@ -1,6 +1,6 @@
 import { basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
 import { ProviderSimulator } from './provider-simulator.js';
-import { intParam, randomToken } from './provider-tokens.js';
+import { answerAfter, intParam, randomToken } from './provider-tokens.js';
 
 /**
  * A generic RFC 6749 provider, standing in for whatever sits behind an Auth0 custom OAuth2
@@ -22,6 +22,11 @@ export interface OAuth2Options {
   clientSecret?: string;
   clientAuth?: 'post' | 'basic';
   rotate?: boolean;
+  /**
+   * Holds every token answer this long after the grant took effect (the refresh token is already
+   * rotated): a client that dies meanwhile never learns the new pair.
+   */
+  answerDelayMs?: number;
 }
 
 /** A test-provided resource: fixed JSON, or a function `(account: OAuth2Account, query: URLSearchParams) => unknown` computed per request. */
@@ -49,6 +54,8 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
   readonly options: OAuth2Options;
   /** How many token families were revoked for refresh-token reuse (only with `rotate`). */
   familyRevocations = 0;
+  /** How many refresh grants took effect (a new access token issued), whether or not the answer reached the client. */
+  grantsTaken = 0;
   private readonly resources = new Map<string, OAuth2Resource>();
 
   constructor(options: OAuth2Options = {}) {
@@ -62,10 +69,10 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
     this.clientId = options.clientId ?? 'sandbox-oauth2-client';
     this.clientSecret = options.clientSecret ?? randomToken(24);
     this.options = options;
-    this.route('token', 'POST', /^\/oauth\/token$/, (req) => this.token(req));
+    this.route('token', 'POST', /^\/oauth\/token$/, (req) => answerAfter(this.token(req), this.options.answerDelayMs ?? 0));
     // The Microsoft identity platform's shape of the same grant: /<tenant>/oauth2/v2.0/token
     // (docs/upstream-apis.md#microsoft).
-    this.route('tenantToken', 'POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (req) => this.token(req));
+    this.route('tenantToken', 'POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (req) => answerAfter(this.token(req), this.options.answerDelayMs ?? 0));
     this.route('api', 'GET', /^\/api\/(.+)$/, (req) => this.api(req));
   }
 
@@ -109,6 +116,7 @@ export class FakeOAuth2 extends ProviderSimulator<OAuth2Account, 'id'> {
       return tokenError(400, 'invalid_grant', 'The refresh token is invalid, expired or revoked');
     }
     record.firstUsedAt = Date.now();
+    this.grantsTaken++;
     const body: Record<string, unknown> = {
       access_token: this.book.issueAccess(record.accountId, ACCESS_LIFETIME, record.family),
       token_type: 'Bearer',

@@ -137,6 +137,15 @@ export class TokenBook {
   }
 }
 
+/**
+ * An answer computed now (the grant already took effect) but sent `delayMs` later: how a test
+ * makes a client die after the provider rotated a refresh token and before it learned the new one.
+ */
+export async function answerAfter<T>(answer: T, delayMs: number): Promise<T> {
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  return answer;
+}
+
 /** Reads a positive integer query parameter, or the fallback when absent; NaN when present but malformed. */
 export function intParam(query: URLSearchParams, name: string, fallback: number): number {
   const raw = query.get(name);

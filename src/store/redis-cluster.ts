@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { DELETE_IF_EQUALS, listen, subscriberOf } from './redis.js';
+import { DELETE_IF_EQUALS, EXTEND_IF_EQUALS, listen, subscriberOf } from './redis.js';
 import type { SharedStore } from './store.js';
 
 /** A seed node of the cluster; the client learns the others (and who serves which slot) from it. */
@@ -119,6 +119,13 @@ export class RedisClusterStore implements SharedStore {
     // One key: the script runs on the node that serves its slot.
     const deleted = await this.client.eval(DELETE_IF_EQUALS, 1, this.keyPrefix + key, value);
     return deleted === 1;
+  }
+
+  async extendIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
+    await this.ready();
+    // One key: the script runs on the node that serves its slot.
+    const extended = await this.client.eval(EXTEND_IF_EQUALS, 1, this.keyPrefix + key, value, lifetime(ttlMs));
+    return extended === 1;
   }
 
   async delete(...keys: string[]): Promise<void> {

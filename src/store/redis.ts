@@ -9,6 +9,14 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+// Compare-and-extend in one step: a lock holder's heartbeat renews its lease only while the lock is
+// still its own, never one another instance took after the lease ran out. One key: slot-safe.
+export const EXTEND_IF_EQUALS = `
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0`;
+
 /**
  * The shared store on Redis. Every key is namespaced with `keyPrefix`, so several gateways (or test
  * files) can share one server. The client fails commands fast while disconnected instead of
@@ -78,6 +86,12 @@ export class RedisStore implements SharedStore {
     this.available();
     const deleted = await this.client.eval(DELETE_IF_EQUALS, 1, this.keyPrefix + key, value);
     return deleted === 1;
+  }
+
+  async extendIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
+    this.available();
+    const extended = await this.client.eval(EXTEND_IF_EQUALS, 1, this.keyPrefix + key, value, Math.max(1, Math.round(ttlMs)));
+    return extended === 1;
   }
 
   async delete(...keys: string[]): Promise<void> {

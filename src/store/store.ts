@@ -18,6 +18,8 @@ export interface SharedStore {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes a key only if it still holds `value` (a lock release that cannot free someone else's lock). */
   deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Gives a key a new lifetime only if it still holds `value` (a lock holder's heartbeat); true when extended. */
+  extendIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes keys. */
   delete(...keys: string[]): Promise<void>;
   /**

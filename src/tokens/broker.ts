@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config.js';
-import { GatewayError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import { ConfigurationError, GatewayError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import type { UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -33,6 +33,8 @@ export interface TokenBrokerDeps {
   logger: Logger;
   /** Counts refresh outcomes (metrics). */
   onRefresh?: (provider: string, outcome: 'renewed' | 'dead' | 'failed') => void;
+  /** Counts renewals that met a spent refresh token whose earlier renewal's outcome never arrived (metrics). */
+  onSpendUnknown?: (provider: string, outcome: 'adopted' | 'replayed' | 'deferred') => void;
 }
 
 // How long a subject whose grant was refused is answered from memory of that (burst protection),
@@ -40,15 +42,26 @@ export interface TokenBrokerDeps {
 // again is not sent round the loop once more).
 const DEAD_TTL_MS = 60_000;
 const RECHECK_INTERVAL_MS = 5_000;
-const LOCK = { leaseMs: 20_000, waitMs: 10_000 };
+// The renewal lock's lease: a holder renews it every third of it while it lives, so a holder that
+// died (SIGKILL, lost host) holds the others up for at most this long.
+const LOCK_LEASE_MS = 5_000;
+// How many upstream calls a renewal may make while it holds the lock, each bounded by the upstream
+// timeout: the connection's options, the grant, and Auth0 read again when the grant is refused.
+const UPSTREAM_CALLS_PER_RENEWAL = 3;
+// A replay within a provider's reuse grace keeps this much of it in hand (clock skew between
+// instances, the time the grant takes), and at most a fifth of a short grace.
+const GRACE_MARGIN_MS = 60_000;
 
 /**
  * Hands out valid provider access tokens with the fewest upstream calls correctness allows.
  *
  * A token comes from the token store, else from Auth0 (adopted into the store). When it is about
  * to expire, or a provider just rejected it, it is renewed once: concurrent callers in this
- * process share one promise, and instances share a lock in the store; whoever gets the lock
- * re-reads the record first and renews only if nobody did meanwhile. A renewed record (with a
+ * process share one promise, and instances share a lock in the store (a short lease renewed by a
+ * heartbeat, so a holder that died frees it within seconds); whoever gets the lock re-reads the
+ * record and the dead marker first and renews only if nobody did meanwhile. A refresh token that
+ * may rotate is recorded as spent before it is sent, so a successor of a holder that died
+ * mid-grant never replays it blindly (see `beforeSpending`). A renewed record (with a
  * rotated refresh token, or the old one kept when the provider sends none) is stored before the
  * new access token is handed out. When the provider refuses the grant, Auth0 is read again past
  * every cache: if it holds a different pair the user signed in again and that pair is adopted;
@@ -150,7 +163,7 @@ export class TokenBroker {
   private async renewUnderLock(subject: TokenSubject, rejected: string | undefined): Promise<string | null> {
     let lease;
     try {
-      lease = await this.deps.lock.acquire(this.deps.tokens.keys(subject.key).lock, LOCK);
+      lease = await this.deps.lock.acquire(this.deps.tokens.keys(subject.key).lock, this.lockOptions());
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       return this.renewWithoutStore(subject, rejected, error);
@@ -162,14 +175,31 @@ export class TokenBroker {
       throw new UpstreamUnavailableError(subject.provider, 'the token refresh could not be coordinated in time');
     }
     try {
-      // Re-read under the lock: another instance may have renewed while we waited.
-      const record = await this.guard(subject, () => this.deps.tokens.read(subject.key));
+      // Re-read under the lock, past every local copy: another instance may have renewed while we
+      // waited, or found the grant refused (the dead marker), and must not be second-guessed.
+      const state = await this.guard(subject, () => this.deps.tokens.readState(subject.key, { fresh: true }));
+      if (state.dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, state.dead);
+      const record = state.dead ? await this.guard(subject, () => this.deps.tokens.read(subject.key)) : state.record;
       if (!record) return this.loadFromAuth0(subject).then((loaded) => loaded?.accessToken ?? null);
       if (isUsable(record) && record.accessToken !== rejected) return record.accessToken;
       return await this.refresh(subject, record, false);
     } finally {
+      // The spend marker covers what the lock no longer did; this says the lock was too short.
+      if (!lease.held)
+        this.deps.logger.warn(
+          { event: 'token_lock_lost', provider: subject.provider, connection: subject.connection },
+          'a token lock ran out while its renewal was running',
+        );
       await lease.release().catch((error: unknown) => this.deps.logger.warn({ event: 'lock_release_failed', err: error }, 'could not release a token lock'));
     }
+  }
+
+  /**
+   * A short lease renewed while this instance lives, and a live holder's longest hold (every
+   * upstream call of a renewal timing out); waiters wait that long plus one lease, never less.
+   */
+  private lockOptions(): { leaseMs: number; maxHoldMs: number } {
+    return { leaseMs: LOCK_LEASE_MS, maxHoldMs: UPSTREAM_CALLS_PER_RENEWAL * this.deps.config.upstream.timeoutMs };
   }
 
   /**
@@ -199,11 +229,18 @@ export class TokenBroker {
       connection: subject.connection,
       connectionOptions: () => this.deps.connectionOptions(subject.connection),
     });
+    const rotates = policy.rotatesRefreshToken !== false;
+    if (rotates) {
+      const adopted = await this.beforeSpending(subject, record, policy, afterRelogin);
+      if (adopted !== undefined) return adopted;
+    }
     let outcome;
     try {
       outcome = await sendRefreshGrant(this.deps.httpFor(subject.provider), subject.provider, endpoint, record.refreshToken);
     } catch (error) {
       this.deps.onRefresh?.(subject.provider, 'failed');
+      // Refused before the token was looked at: it is not spent. A timeout or a 5xx may have spent it.
+      if (rotates && (error instanceof ConfigurationError || error instanceof ProviderRateLimitedError)) await this.forgetSpend(subject, record.refreshToken);
       throw error;
     }
     if (outcome.kind === 'rejected') return this.recoverOrDie(subject, record, outcome.error, afterRelogin);
@@ -219,6 +256,8 @@ export class TokenBroker {
     };
     // Stored before use: a rotated refresh token must never exist only in this process.
     await this.writeRenewed(subject, renewed);
+    // The same refresh token came back (no rotation after all): it may be sent again at once.
+    if (rotates && renewed.refreshToken === record.refreshToken) await this.forgetSpend(subject, record.refreshToken);
     this.deps.onRefresh?.(subject.provider, 'renewed');
     this.deps.logger.info(
       {
@@ -230,6 +269,59 @@ export class TokenBroker {
       'provider token renewed',
     );
     return outcome.accessToken;
+  }
+
+  /**
+   * Before a refresh token that may rotate is sent: records the spend in the store (a fingerprint
+   * and the time, never the token). When an earlier spend of the same token is recorded, its sender
+   * died or never got the answer, and the provider may already have rotated the token: sending it
+   * blindly could trip reuse detection (RFC 9700), which revokes the whole token family. Then, in
+   * order: a newer pair in Auth0 (a sign-in meanwhile) is adopted; within the provider's documented
+   * reuse grace the token is sent again (safe there); otherwise the answer is UPSTREAM_UNAVAILABLE,
+   * never REAUTHENTICATION_REQUIRED, until the marker expires. Without a grace the marker lives as
+   * long as a live holder could still store that spend's answer; after it, the token is sent once
+   * more: it works if the provider never took it, and is refused (the user must sign in again, as
+   * the rotated pair died with its sender) if it did. Returns an access token only when it adopted one.
+   */
+  private async beforeSpending(subject: TokenSubject, record: TokenRecord, policy: TokenPolicy, afterRelogin: boolean): Promise<string | undefined> {
+    const graceMs = policy.reuseGraceMs ?? 0;
+    const { leaseMs, maxHoldMs } = this.lockOptions();
+    const markerTtlMs = graceMs > 0 ? graceMs : maxHoldMs + leaseMs;
+    const spentAt = await this.guard(subject, () => this.deps.tokens.recordSpend(subject.key, record.refreshToken!, markerTtlMs));
+    if (spentAt === null) return undefined;
+    const where = { provider: subject.provider, connection: subject.connection };
+    // Auth0 is looked at no more than every few seconds per subject, across instances.
+    if (!afterRelogin && (await this.guard(subject, () => this.deps.tokens.claimRecheck(subject.key, RECHECK_INTERVAL_MS)))) {
+      const fresh = await subject.readAuth0().catch(() => undefined);
+      if (this.isNewSignIn(fresh, record)) {
+        const adopted = await this.guard(subject, () => this.adoptNewSignIn(subject.key, fresh));
+        this.deps.onSpendUnknown?.(subject.provider, 'adopted');
+        return isUsable(adopted) ? adopted.accessToken! : this.refresh(subject, adopted, true);
+      }
+    }
+    const ageMs = Date.now() - spentAt;
+    if (ageMs < graceMs - Math.min(GRACE_MARGIN_MS, graceMs / 5)) {
+      this.deps.onSpendUnknown?.(subject.provider, 'replayed');
+      this.deps.logger.warn(
+        { event: 'token_refresh_replayed_within_grace', ...where, spentMsAgo: ageMs },
+        'an earlier renewal with this refresh token never stored its answer; sending it again within the provider reuse grace',
+      );
+      return undefined;
+    }
+    const retryInMs = Math.max(0, spentAt + markerTtlMs - Date.now());
+    this.deps.onSpendUnknown?.(subject.provider, 'deferred');
+    this.deps.logger.warn(
+      { event: 'token_refresh_inflight_unknown', ...where, spentMsAgo: ageMs, retryInMs },
+      'an earlier renewal with this refresh token never stored its answer; not sending it again before the marker expires',
+    );
+    throw new UpstreamUnavailableError(subject.provider, `an earlier token renewal's outcome is unknown; retrying in about ${Math.ceil(retryInMs / 1000)} s`);
+  }
+
+  /** Forgets a recorded spend; best effort (a marker left behind only delays a renewal until it expires). */
+  private async forgetSpend(subject: TokenSubject, refreshToken: string): Promise<void> {
+    await this.deps.tokens.forgetSpend(subject.key, refreshToken).catch((error: unknown) => {
+      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'could not forget a refresh-token spend');
+    });
   }
 
   private async recoverOrDie(subject: TokenSubject, record: TokenRecord, reason: string, afterRelogin: boolean): Promise<string> {

@@ -42,6 +42,14 @@ export interface TokenPolicy {
    * held by one process only would be lost with it.
    */
   rotatesRefreshToken?: boolean;
+  /**
+   * How long the provider documents a used refresh token as still accepted after its first use
+   * (Bitbucket: about 10 minutes). Within it, a renewal whose answer was lost (its sender died
+   * mid-grant) may be sent again with the same refresh token. Absent or 0: no documented grace
+   * (RFC 9700 reuse detection revokes the whole token family), so such a token is never replayed
+   * while the earlier spend's outcome may still arrive.
+   */
+  reuseGraceMs?: number;
 }
 
 /** Credentials from the environment when both are set, else from the Auth0 connection's options. */

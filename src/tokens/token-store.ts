@@ -4,11 +4,18 @@ import type { Sealer } from '../store/sealing.js';
 import { OUTAGE_MEMORY_MS, type SharedStore } from '../store/store.js';
 import type { TokenRecord } from './record.js';
 
-// A record with a refresh token is kept as long as a provider keeps an unused refresh token
-// alive (Bitbucket: 3 months); one without is kept a day past its access token's expiry.
-const WITH_REFRESH_TTL_MS = 90 * 86_400_000;
+// A record lives at most TOKEN_RECORD_IDLE_TTL_SECONDS past its last use (Auth0 answers for an
+// identity whose record expired); one without a refresh token also at most a day past its access
+// token's expiry, or a week when that expiry is unknown. The one thing lost with an expired record
+// is a refresh token the provider rotated (Auth0 still holds the one it replaced), so the default
+// idle lifetime, 90 days, is as long as a rotating provider keeps an unused refresh token alive
+// (Bitbucket: 3 months): a record expires only when its refresh token would be dead anyway.
 const WITHOUT_REFRESH_GRACE_MS = 86_400_000;
 const UNKNOWN_EXPIRY_TTL_MS = 7 * 86_400_000;
+/** The idle lifetime when none is given (TOKEN_RECORD_IDLE_TTL_SECONDS' default). */
+export const DEFAULT_RECORD_IDLE_TTL_MS = 90 * 86_400_000;
+/** A used record's idle lifetime is renewed at most this often (or a tenth of it, if shorter). */
+const IDLE_REFRESH_INTERVAL_MS = 86_400_000;
 
 /** Records remembered for an outage, at most. */
 const OUTAGE_MEMORY_ENTRIES = 10_000;
@@ -44,6 +51,10 @@ export interface TokenState {
  * announced to all instances through the store's publish/subscribe, and each drops its copy at
  * once; while that subscription is down nothing is served from it. A caller that knows its copy is
  * stale (a provider just refused the token) reads past it (`fresh`).
+ *
+ * Retention: a record lives `recordIdleTtlMs` (TOKEN_RECORD_IDLE_TTL_SECONDS) past its last write,
+ * and a read renews that lifetime at most once per interval (see keepAlive), so identities in use
+ * keep their records and idle ones expire.
  */
 export class TokenStore {
   private readonly memory = new LRUCache<string, TokenRecord>({ max: OUTAGE_MEMORY_ENTRIES, ttl: OUTAGE_MEMORY_MS });
@@ -52,13 +63,23 @@ export class TokenStore {
   private announcementsLive = false;
   private readonly unsaved = new Map<string, TokenRecord>();
   private writeBackTimer: NodeJS.Timeout | undefined;
+  /** How long a record is kept past its last use. */
+  private readonly idleTtlMs: number;
+  /** The least time between two renewals of a record's idle lifetime by this process. */
+  private readonly idleRefreshMs: number;
+  /** When this process last gave a subject's record a full idle lifetime (wrote or extended it), by tag. */
+  private readonly renewedAt: LRUCache<string, number>;
 
   constructor(
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
     /** Told when a record could not be written and when the unsaved count changes (metrics, logs). */
     private readonly onUnsaved: (event: 'kept' | 'written', pending: number) => void = () => undefined,
+    { recordIdleTtlMs = DEFAULT_RECORD_IDLE_TTL_MS }: { recordIdleTtlMs?: number } = {},
   ) {
+    this.idleTtlMs = recordIdleTtlMs;
+    this.idleRefreshMs = Math.min(IDLE_REFRESH_INTERVAL_MS, recordIdleTtlMs / 10);
+    this.renewedAt = new LRUCache<string, number>({ max: 100_000, ttl: this.idleRefreshMs });
     store.subscribe(
       CHANGES_CHANNEL,
       (tag) => this.hot.delete(tag),
@@ -78,9 +99,10 @@ export class TokenStore {
   async read(subjectKey: string): Promise<TokenRecord | undefined> {
     const unsaved = this.unsaved.get(subjectKey);
     if (unsaved) return unsaved;
-    const key = this.keys(subjectKey).record;
+    const tag = tagOf(subjectKey);
+    const key = this.keys(subjectKey, tag).record;
     const sealed = await this.store.get(key);
-    return this.remember(subjectKey, this.unseal(sealed, key));
+    return this.keepAlive(tag, key, sealed, this.remember(subjectKey, this.unseal(sealed, key)));
   }
 
   /**
@@ -96,7 +118,8 @@ export class TokenStore {
     const keys = this.keys(subjectKey, tag);
     try {
       const [sealed, dead] = await this.store.getMany([keys.record, keys.dead]);
-      const state = { record: this.remember(subjectKey, this.unseal(sealed ?? null, keys.record)), dead: dead ?? null };
+      const record = this.remember(subjectKey, this.unseal(sealed ?? null, keys.record));
+      const state = { record: this.keepAlive(tag, keys.record, sealed ?? null, record), dead: dead ?? null };
       if (this.announcementsLive) this.hot.set(tag, state);
       return { ...state, fromMemory: false };
     } catch (error) {
@@ -109,7 +132,8 @@ export class TokenStore {
   /** Writes the subject's record, sealed, with a lifetime that fits what it holds. */
   async write(subjectKey: string, record: TokenRecord): Promise<void> {
     const key = this.keys(subjectKey).record;
-    await this.store.set(key, this.sealer.seal(JSON.stringify(record), key), ttlFor(record));
+    await this.store.set(key, this.sealer.seal(JSON.stringify(record), key), ttlFor(record, this.idleTtlMs));
+    this.renewedAt.set(tagOf(subjectKey), Date.now());
     this.unsaved.delete(subjectKey);
     this.remember(subjectKey, record);
     this.announce(subjectKey);
@@ -161,6 +185,25 @@ export class TokenStore {
     this.writeBackTimer.unref();
   }
 
+  /**
+   * Renews the idle lifetime of a record just read from the store, so that identities in use keep
+   * theirs and idle ones expire. Not on every read: only when neither its last write
+   * (`updatedAt`) nor this process's last renewal is more recent than `idleRefreshMs` (a day by
+   * default), so a record in use always has at least its idle lifetime less that interval left, and
+   * the warm path costs no store command. Compare-and-extend: a record another instance replaced
+   * meanwhile came with a full lifetime of its own and is left alone. In the background, best effort;
+   * a failure is tried again on a later read. A record whose lifetime is bounded by its access
+   * token's expiry rather than idleness is not extended.
+   */
+  private keepAlive(tag: string, key: string, sealed: string | null, record: TokenRecord | undefined): TokenRecord | undefined {
+    if (!record || !sealed || ttlFor(record, this.idleTtlMs) < this.idleTtlMs) return record;
+    const now = Date.now();
+    if (now - Math.max(record.updatedAt, this.renewedAt.get(tag) ?? 0) < this.idleRefreshMs) return record;
+    this.renewedAt.set(tag, now);
+    this.store.extendIfEquals(key, sealed, this.idleTtlMs).catch(() => this.renewedAt.delete(tag));
+    return record;
+  }
+
   private unseal(sealed: string | null, key: string): TokenRecord | undefined {
     const opened = sealed ? this.sealer.open(sealed, key) : undefined;
     return opened ? (JSON.parse(opened) as TokenRecord) : undefined;
@@ -181,6 +224,31 @@ export class TokenStore {
   /** Claims the next look at Auth0 for a dead subject; false while another claim is younger than `intervalMs`. */
   async claimRecheck(subjectKey: string, intervalMs: number): Promise<boolean> {
     return this.store.setIfAbsent(this.keys(subjectKey).recheck, '1', intervalMs);
+  }
+
+  /**
+   * Records that the subject's `refreshToken` is about to be sent to a provider that may rotate it,
+   * for `ttlMs`: null when this is its first recorded spend, else the epoch ms of the earlier one,
+   * whose outcome this caller does not know (its sender died, or its answer never came). The key
+   * holds a fingerprint of the token, never the token, under the subject's hash tag.
+   */
+  async recordSpend(subjectKey: string, refreshToken: string, ttlMs: number): Promise<number | null> {
+    const key = this.spendKey(subjectKey, refreshToken);
+    const now = Date.now();
+    if (await this.store.setIfAbsent(key, String(now), ttlMs)) return null;
+    const earlier = Number(await this.store.get(key));
+    return Number.isFinite(earlier) && earlier > 0 ? earlier : now;
+  }
+
+  /** Forgets a recorded spend whose answer showed the token was not used up (not rotated, or refused before use). */
+  async forgetSpend(subjectKey: string, refreshToken: string): Promise<void> {
+    await this.store.delete(this.spendKey(subjectKey, refreshToken));
+  }
+
+  /** `spent:token:{h}:<f>`: `f` fingerprints the refresh token (SHA-256), `h` is the subject's tag. */
+  private spendKey(subjectKey: string, refreshToken: string): string {
+    const print = createHash('sha256').update(refreshToken).digest('base64url').slice(0, 22);
+    return `spent:token:{${tagOf(subjectKey)}}:${print}`;
   }
 
   /** Forgets a dead marker (the user signed in again). */
@@ -206,8 +274,12 @@ function tagOf(subjectKey: string): string {
   return createHash('sha256').update(subjectKey).digest('base64url').slice(0, 24);
 }
 
-function ttlFor(record: TokenRecord): number {
-  if (record.refreshToken) return WITH_REFRESH_TTL_MS;
-  if (record.expiresAt === null) return UNKNOWN_EXPIRY_TTL_MS;
-  return Math.max(60_000, record.expiresAt - Date.now() + WITHOUT_REFRESH_GRACE_MS);
+/**
+ * A record's lifetime in the store from now: the idle lifetime, shorter for a record without a
+ * refresh token (a day past its access token's expiry, a week when that is unknown).
+ */
+export function ttlFor(record: TokenRecord, idleTtlMs: number, now = Date.now()): number {
+  if (record.refreshToken) return idleTtlMs;
+  if (record.expiresAt === null) return Math.min(idleTtlMs, UNKNOWN_EXPIRY_TTL_MS);
+  return Math.min(idleTtlMs, Math.max(60_000, record.expiresAt - now + WITHOUT_REFRESH_GRACE_MS));
 }

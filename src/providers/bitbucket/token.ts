@@ -7,6 +7,8 @@ import { appCredentials, type TokenPolicy } from '../../tokens/policy.js';
 export const bitbucketTokenPolicy: TokenPolicy = {
   strategies: ['bitbucket'],
   rotatesRefreshToken: true,
+  // A used refresh token stays valid about 10 minutes after its first use (Atlassian).
+  reuseGraceMs: 10 * 60_000,
   refreshEndpoint: async (context) => ({
     tokenUrl: context.config.providers.bitbucket.tokenUrl,
     clientAuth: 'basic',
