@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import PQueue from 'p-queue';
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
-import { currentRequestCaller } from '../http/request-stats.js';
+import { currentRequestCaller, requestDeadline } from '../http/request-stats.js';
 import type { AttemptReport, UpstreamClient, UpstreamResponse } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { auth0RetryAfterSeconds, type ManagementTokenProvider } from './management-token.js';
@@ -16,6 +16,10 @@ export interface ManagementClientDeps {
   maxRequestsPerSecond: number;
   /** A request that would wait longer than this for the bucket to refill fails fast instead. */
   maxRetryWaitMs: number;
+  /** The time a GraphQL request has for its upstream waits, queue included; unset: no deadline. */
+  requestTimeoutMs?: number;
+  /** Called when a queued call is dropped because its request's deadline passed. */
+  onQueueDeadline?: () => void;
   logger: Logger;
 }
 
@@ -34,6 +38,11 @@ export interface ManagementClientDeps {
  * where the queue stands, and the queue starts the lowest number first (ties in arrival order),
  * so each caller's n-th waiting call competes with every other caller's n-th: a newcomer waits about
  * one slot, and a big batch still gets its share.
+ *
+ * A call waits in the queue no longer than its request's deadline: one that has not started by then
+ * leaves the queue and fails with UPSTREAM_UNAVAILABLE, so calls stuck on a hanging Auth0 cannot
+ * hold unrelated reads past their deadline. While Auth0's circuit breaker is open, calls fail at
+ * once instead of queueing.
  */
 export class ManagementClient {
   private readonly queue: PQueue;
@@ -111,8 +120,11 @@ export class ManagementClient {
   }
 
   private async get(path: string): Promise<UpstreamResponse> {
+    const deadline = requestDeadline(this.deps.requestTimeoutMs);
+    const timeLeft = deadline === undefined ? Infinity : deadline - Date.now();
     const blockedFor = this.blockedUntil - Date.now();
-    if (blockedFor > this.deps.maxRetryWaitMs) throw new ProviderRateLimitedError('auth0', Math.ceil(blockedFor / 1000));
+    if (blockedFor > Math.min(this.deps.maxRetryWaitMs, timeLeft)) throw new ProviderRateLimitedError('auth0', Math.ceil(blockedFor / 1000));
+    if (!this.deps.http.accepting(this.deps.origin + path)) throw this.deps.http.refusal();
     // Bound to the caller's async context, so the call counts toward its request's upstream stats.
     const call = AsyncResource.bind(async () => {
       const token = await this.deps.tokens.token();
@@ -125,14 +137,28 @@ export class ManagementClient {
     // Outside a request (startup, background work) every call shares one anonymous turn sequence.
     const caller = currentRequestCaller();
     const turn = this.takeTurn(caller);
-    // p-queue starts the highest priority first and keeps arrival order within one priority.
-    return this.queue.add(
-      () => {
-        this.started(caller, turn);
-        return call();
-      },
-      { priority: -turn },
-    );
+    // Aborts only while the call waits: once started, the HTTP client bounds it by the same deadline.
+    const expiry = deadline === undefined ? undefined : new AbortController();
+    const timer = expiry && setTimeout(() => expiry.abort(), Math.max(0, timeLeft));
+    timer?.unref();
+    try {
+      // p-queue starts the highest priority first and keeps arrival order within one priority.
+      return await this.queue.add(
+        () => {
+          clearTimeout(timer);
+          this.started(caller, turn);
+          return call();
+        },
+        { priority: -turn, signal: expiry?.signal },
+      );
+    } catch (error) {
+      if (!expiry?.signal.aborted) throw error;
+      this.leave(caller);
+      this.deps.onQueueDeadline?.();
+      throw new UpstreamUnavailableError('auth0', "no Management API call could start within the request's time limit");
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -157,6 +183,11 @@ export class ManagementClient {
   /** A call left the queue: the queue now stands at its turn, and its caller has one call fewer waiting. */
   private started(caller: string | undefined, turn: number): void {
     this.currentTurn = Math.max(this.currentTurn, turn);
+    this.leave(caller);
+  }
+
+  /** A call of `caller` stopped waiting (started, or dropped at its deadline). */
+  private leave(caller: string | undefined): void {
     const entry = this.waiting.get(caller);
     if (!entry) return;
     entry.count -= 1;

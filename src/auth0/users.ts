@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { UpstreamUnavailableError } from '../errors.js';
+import { ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
+import { recordStaleServe } from '../http/request-stats.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight } from '../store/lock.js';
 import { OUTAGE_MEMORY_MS, type SharedStore } from '../store/store.js';
@@ -20,6 +21,10 @@ export interface UserDirectoryDeps {
   ttlSeconds: number;
   /** How long an id Auth0 does not know is remembered as missing (by loadMany only); 0 disables the memo. */
   missingTtlSeconds?: number;
+  /** How long past `ttlSeconds` a cached record still answers loadMany while Auth0 fails; 0 disables. */
+  staleGraceSeconds?: number;
+  /** Called for every record served stale. */
+  onStaleServe?: () => void;
   logger: Logger;
   /** Receives the provider tokens seen in Management API answers (the token broker keeps them sealed). */
   onTokens?: (tokens: IdentityTokens[]) => Promise<void>;
@@ -41,11 +46,18 @@ export interface UserDirectoryDeps {
  * search and a GET per id every time, which is how one caller's retries filled the Management API
  * queue for everybody. The memo only spares loadMany; the fresh reads still ask Auth0, and a user
  * they find replaces the memo at once.
+ *
+ * Stale if error: a cached record is kept in the store for `staleGraceSeconds` past its lifetime,
+ * stamped with when it was written. Past its lifetime loadMany asks Auth0 as for any miss, but when
+ * Auth0 fails (a timeout, a 5xx, its circuit breaker open, a rate limit) the old record answers
+ * instead of an error: a user's name and identities seconds or minutes old are a better answer than
+ * none. Each such answer is counted and shown in the request's `extensions.upstream.auth0`.
  */
 export class UserDirectory {
   private readonly maxIdsPerSearch: number;
   private readonly maxUrlLength: number;
   private readonly missingTtlSeconds: number;
+  private readonly staleGraceSeconds: number;
   private readonly freshReads = new SingleFlight<{ record: UserRecord; tokens: IdentityTokens[] } | null>();
   /**
    * The user records this process has read or written lately (no secrets in them), for a store
@@ -66,6 +78,7 @@ export class UserDirectory {
     this.maxIdsPerSearch = deps.maxIdsPerSearch ?? 50;
     this.maxUrlLength = deps.maxUrlLength ?? 4000;
     this.missingTtlSeconds = deps.missingTtlSeconds ?? 0;
+    this.staleGraceSeconds = deps.ttlSeconds > 0 ? (deps.staleGraceSeconds ?? 0) : 0;
     deps.store.subscribe(
       USER_CHANGES_CHANNEL,
       (id) => this.hot.delete(id),
@@ -79,10 +92,14 @@ export class UserDirectory {
   /** Users in the order of `ids`: a record, null when the user does not exist, or an Error for that id alone. */
   async loadMany(ids: readonly string[]): Promise<(UserRecord | null | Error)[]> {
     const unique = [...new Set(ids)];
-    const found = await this.readCache(unique);
+    const { found, stale } = await this.readCache(unique);
     const misses = unique.filter((id) => !found.has(id));
     if (misses.length === 1) found.set(misses[0]!, await this.loadFresh(misses[0]!).catch(asError));
-    else if (misses.length > 1) for (const [id, user] of await this.fetchMany(misses)) found.set(id, user);
+    else if (misses.length > 1) {
+      const fetched = await this.fetchMany(misses).catch((error: unknown) => new Map(misses.map((id) => [id, asError(error)])));
+      for (const [id, user] of fetched) found.set(id, user);
+    }
+    this.serveStale(found, stale);
     // Null means Auth0 answered "no such user"; an Error (a timeout, a 5xx) says nothing about the id.
     await this.rememberMissing(misses.filter((id) => found.get(id) === null));
     return ids.map((id) => found.get(id) ?? null);
@@ -105,6 +122,21 @@ export class UserDirectory {
       await this.writeCache([accepted.record]);
       return accepted;
     });
+  }
+
+  /** Replaces Auth0 failures with the expired records still within their grace (stale if error). */
+  private serveStale(found: Map<string, UserRecord | null | Error>, stale: Map<string, StaleRecord>): void {
+    for (const [id, old] of stale) {
+      const value = found.get(id);
+      if (!(value instanceof UpstreamUnavailableError || value instanceof ProviderRateLimitedError)) continue;
+      found.set(id, old.record);
+      recordStaleServe('auth0', old.ageMs);
+      this.deps.onStaleServe?.();
+      this.deps.logger.debug(
+        { event: 'user_served_stale', ageMs: old.ageMs, code: value.code },
+        'Auth0 failed; a cached user record past its lifetime answered',
+      );
+    }
   }
 
   private async fetchMany(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
@@ -157,31 +189,27 @@ export class UserDirectory {
     return accepted;
   }
 
-  /** Cached records and remembered misses (null); each kind is only believed while its own TTL is on. */
-  private async readCache(ids: string[]): Promise<Map<string, UserRecord | null | Error>> {
+  /**
+   * Cached records and remembered misses (null) in `found`, each kind only believed while its own
+   * TTL is on; records past their lifetime but within the grace in `stale`, to answer if Auth0 fails.
+   */
+  private async readCache(ids: string[]): Promise<{ found: Map<string, UserRecord | null | Error>; stale: Map<string, StaleRecord> }> {
     const found = new Map<string, UserRecord | null | Error>();
+    const stale = new Map<string, StaleRecord>();
     const useRecords = this.deps.ttlSeconds > 0;
     const useMissing = this.missingTtlSeconds > 0;
-    if ((!useRecords && !useMissing) || ids.length === 0) return found;
+    if ((!useRecords && !useMissing) || ids.length === 0) return { found, stale };
     const uncached: string[] = [];
     for (const id of ids) {
       const hot = this.announcementsLive ? this.hot.get(id) : undefined;
       if (hot) found.set(id, hot.value);
       else uncached.push(id);
     }
-    if (uncached.length === 0) return found;
+    if (uncached.length === 0) return { found, stale };
     try {
       const values = await this.deps.store.getMany(uncached.map(cacheKey));
       values.forEach((value, index) => {
-        if (!value) return;
-        const cached = JSON.parse(value) as UserRecord | null;
-        if (cached === null ? useMissing : useRecords) {
-          found.set(uncached[index]!, cached);
-          // Never longer than the shared entry's own lifetime (a remembered miss is short).
-          const ttl = Math.min(HOT_TTL_MS, (cached === null ? this.missingTtlSeconds : this.deps.ttlSeconds) * 1000);
-          if (this.announcementsLive) this.hot.set(uncached[index]!, { value: cached }, { ttl });
-        }
-        if (cached) this.recent.set(cached.id, cached);
+        if (value) this.believe(uncached[index]!, JSON.parse(value) as CachedRecord | null, found, stale);
       });
     } catch (error) {
       // A cache outage costs answers from this process's memory, then Management API calls, never answers.
@@ -191,7 +219,30 @@ export class UserDirectory {
         if (remembered) found.set(id, remembered);
       }
     }
-    return found;
+    return { found, stale };
+  }
+
+  /** Sorts one shared cache entry into fresh (`found`, and a hot copy) or `stale`, by its age. */
+  private believe(id: string, cached: CachedRecord | null, found: Map<string, UserRecord | null | Error>, stale: Map<string, StaleRecord>): void {
+    if (cached === null) {
+      if (this.missingTtlSeconds === 0) return;
+      found.set(id, null);
+      // Never longer than the shared entry's own lifetime (a remembered miss is short).
+      if (this.announcementsLive) this.hot.set(id, { value: null }, { ttl: Math.min(HOT_TTL_MS, this.missingTtlSeconds * 1000) });
+      return;
+    }
+    if (this.deps.ttlSeconds === 0) return;
+    const { cachedAt, ...record } = cached;
+    // An entry without a stamp was written by an older version with the plain TTL: fresh while it exists.
+    const ageMs = cachedAt === undefined ? 0 : Math.max(0, Date.now() - cachedAt);
+    const freshForMs = this.deps.ttlSeconds * 1000 - ageMs;
+    if (freshForMs <= 0) {
+      if (ageMs <= (this.deps.ttlSeconds + this.staleGraceSeconds) * 1000) stale.set(id, { record, ageMs });
+      return;
+    }
+    found.set(id, record);
+    this.recent.set(record.id, record);
+    if (this.announcementsLive) this.hot.set(id, { value: record }, { ttl: Math.min(HOT_TTL_MS, freshForMs) });
   }
 
   /**
@@ -228,8 +279,9 @@ export class UserDirectory {
         });
       }
     } else {
-      const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify(record)]);
-      await this.deps.store.setMany(entries, this.deps.ttlSeconds * 1000).catch((error: unknown) => {
+      const cachedAt = Date.now();
+      const entries = records.map((record): [string, string] => [cacheKey(record.id), JSON.stringify({ ...record, cachedAt } satisfies CachedRecord)]);
+      await this.deps.store.setMany(entries, (this.deps.ttlSeconds + this.staleGraceSeconds) * 1000).catch((error: unknown) => {
         this.deps.logger.warn({ event: 'user_cache_write_failed', err: error }, 'user cache unavailable');
       });
     }
@@ -241,6 +293,15 @@ export class UserDirectory {
 /** The Lucene query that matches any of `ids` (values quoted: user ids contain `|` and `-`). */
 export function userIdQuery(ids: string[]): string {
   return `user_id:(${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(' OR ')})`;
+}
+
+/** A user record as the shared cache holds it: stamped with when it was written (epoch ms). */
+type CachedRecord = UserRecord & { cachedAt?: number };
+
+/** A record past its cache lifetime, within the grace. */
+interface StaleRecord {
+  record: UserRecord;
+  ageMs: number;
 }
 
 /** How long a user read from the shared cache answers again without a store read (dropped at once when any instance writes it). */

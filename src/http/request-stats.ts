@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AttemptReport } from './upstream.js';
 
 /** Upstream activity of one GraphQL request, per upstream (`extensions.upstream`, on `x-upstream-stats: 1`). */
 export interface UpstreamStats {
@@ -9,6 +8,10 @@ export interface UpstreamStats {
   totalMs: number;
   /** The last rate-limit state the upstream reported, when it reports one. */
   rateLimit: RateLimitState | null;
+  /** Records served past their cache lifetime because the upstream failed (stale-if-error); absent when none. */
+  staleRecords?: number;
+  /** Age of the oldest of them, in seconds. */
+  staleAgeSeconds?: number;
 }
 
 /** A provider's own account of how much of its limit is left. */
@@ -21,9 +24,17 @@ export interface RateLimitState {
   usedPercent?: number;
 }
 
+/** What a request's tally needs of one upstream attempt (the HTTP client's attempt report has it). */
+interface AttemptFigures {
+  headers?: Record<string, string | undefined>;
+  durationMs: number;
+}
+
 /** What the gateway keeps about one HTTP request while it runs. */
 interface RequestScope {
   stats: Map<string, UpstreamStats>;
+  /** Epoch ms when the gateway accepted the request: its deadline is counted from here. */
+  startedAt: number;
   /** Who is asking, once authenticated: shared queues serve callers fairly by this key. */
   caller?: string;
 }
@@ -31,12 +42,13 @@ interface RequestScope {
 const storage = new AsyncLocalStorage<RequestScope>();
 
 /**
- * Runs `work` (one HTTP request of the gateway) with its own upstream tally. Calls made on its
- * behalf, however deep, are counted there; code that hands work to a queue binds it to the
- * caller's context first (AsyncResource.bind), so queued calls are counted too.
+ * Runs `work` (one HTTP request of the gateway) with its own upstream tally, and starts the clock
+ * of its deadline (`requestDeadline`). Calls made on its behalf, however deep, are counted there;
+ * code that hands work to a queue binds it to the caller's context first (AsyncResource.bind), so
+ * queued calls are counted, and bounded by the deadline, too.
  */
 export function withRequestStats<T>(work: () => T): T {
-  return storage.run({ stats: new Map() }, work);
+  return storage.run({ stats: new Map(), startedAt: Date.now() }, work);
 }
 
 /** Names the authenticated caller of the current request (a user id or `<client>@clients`). */
@@ -50,8 +62,28 @@ export function currentRequestCaller(): string | undefined {
   return storage.getStore()?.caller;
 }
 
+/**
+ * The epoch ms by which the current request must have its upstream answers, given the gateway's
+ * request timeout; undefined outside a request (startup, background work), where only the
+ * per-attempt timeouts apply. Queued calls keep their request's context, so a queue sees it too.
+ */
+export function requestDeadline(timeoutMs: number | undefined): number | undefined {
+  const scope = storage.getStore();
+  return scope && timeoutMs !== undefined ? scope.startedAt + timeoutMs : undefined;
+}
+
+/** Notes that the current request was answered with a record `ageMs` old because `upstream` failed. */
+export function recordStaleServe(upstream: string, ageMs: number): void {
+  const stats = storage.getStore()?.stats;
+  if (!stats) return;
+  const entry = stats.get(upstream) ?? { requests: 0, totalMs: 0, rateLimit: null };
+  entry.staleRecords = (entry.staleRecords ?? 0) + 1;
+  entry.staleAgeSeconds = Math.max(entry.staleAgeSeconds ?? 0, Math.round(ageMs / 1000));
+  stats.set(upstream, entry);
+}
+
 /** Counts one upstream attempt against the current request, if any. */
-export function recordUpstreamAttempt(upstream: string, report: AttemptReport): void {
+export function recordUpstreamAttempt(upstream: string, report: AttemptFigures): void {
   const stats = storage.getStore()?.stats;
   if (!stats) return;
   const entry = stats.get(upstream) ?? { requests: 0, totalMs: 0, rateLimit: null };

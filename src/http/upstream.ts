@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { UpstreamUnavailableError } from '../errors.js';
+import { BreakerOpenError, type BreakerVerdict, type UpstreamBreakers } from './breaker.js';
+import { requestDeadline } from './request-stats.js';
 
 /**
  * The one way the gateway talks HTTP to anything upstream (Auth0, providers): keep-alive pools,
@@ -9,6 +11,12 @@ import { UpstreamUnavailableError } from '../errors.js';
  * RetryHandler because the policy is ours: only idempotent requests are retried, a rate-limit wait
  * is honoured only while it fits a budget (a synchronous GraphQL request must not hang for an
  * hour-long Retry-After), and every attempt is reported so rate-limit state and telemetry see it.
+ *
+ * Inside a GraphQL request every wait is also bounded by the request's deadline (REQUEST_TIMEOUT_MS
+ * from when the gateway accepted it): an attempt's timeout is cut to the time left, and a retry (or
+ * a rate-limit wait) that could not finish before the deadline is not made. Each call goes through
+ * its upstream host's circuit breaker, so an upstream that keeps failing is left alone for a while
+ * and its callers fail in milliseconds instead of waiting for timeouts.
  */
 
 /** One upstream call. */
@@ -57,7 +65,23 @@ export interface UpstreamOptions {
   onAttempt?: (report: AttemptReport) => void;
   /** Connection pool to use; one is created (and owned) when absent. */
   dispatcher?: Agent;
+  /** The time a GraphQL request has for all its upstream waits; unset: no request deadline. */
+  requestTimeoutMs?: number;
+  /** The instance's circuit breakers; unset: no breaker. */
+  breakers?: UpstreamBreakers;
+  /** Called when a request's deadline cut an attempt short (`attempt`) or stopped a retry (`retry`). */
+  onDeadline?: (stage: 'attempt' | 'retry') => void;
+  /** Called when an open circuit breaker refused a call. */
+  onRefused?: () => void;
 }
+
+/** A call's end as the breaker judges it: an answer, or the error to throw and what it says about the upstream. */
+type CallOutcome = { response: UpstreamResponse } | { error: UpstreamUnavailableError; verdict: BreakerVerdict };
+
+/** Less time than this left before the deadline: an attempt is not started (it could hardly be answered). */
+const MIN_ATTEMPT_MS = 50;
+/** A timed-out attempt counts against the upstream only if it was given this long (or its whole timeout). */
+const FAIR_ATTEMPT_MS = 1000;
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 
@@ -77,28 +101,76 @@ export class UpstreamClient {
 
   /** Sends a request with retries; resolves with the final answer whatever its status. */
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const deadline = requestDeadline(this.options.requestTimeoutMs);
+    const breaker = this.options.breakers?.for(this.options.name, req.url);
+    let outcome: CallOutcome;
+    try {
+      outcome = breaker ? await breaker.run(() => this.deliver(req, deadline), judge) : await this.deliver(req, deadline);
+    } catch (error) {
+      if (!(error instanceof BreakerOpenError)) throw error;
+      throw this.refusal();
+    }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.response;
+  }
+
+  /** Whether a call to `url` would be sent now (false while its circuit breaker is open). */
+  accepting(url: string): boolean {
+    return this.options.breakers?.for(this.options.name, url).accepting ?? true;
+  }
+
+  /** The error of a call the open breaker refuses (counted); for callers that check `accepting` before queueing. */
+  refusal(): UpstreamUnavailableError {
+    this.options.onRefused?.();
+    return new UpstreamUnavailableError(this.options.name, 'it failed repeatedly, so calls are held back for a few seconds');
+  }
+
+  /** The attempts of one call, bounded by `deadline` (epoch ms) when there is one. */
+  private async deliver(req: UpstreamRequest, deadline: number | undefined): Promise<CallOutcome> {
     const idempotent = req.idempotent ?? req.method === 'GET';
     const started = performance.now();
+    // Whether an attempt failed in a way that says the upstream is unwell (not merely out of our time).
+    let fairFailure = false;
     for (let attempt = 1; ; attempt++) {
       const retriesLeft = idempotent ? this.options.maxRetries - attempt + 1 : 0;
-      const outcome = await this.attempt(req);
+      const budget = Math.min(this.options.timeoutMs, deadline === undefined ? Infinity : deadline - Date.now());
+      if (budget < MIN_ATTEMPT_MS) {
+        this.options.onDeadline?.(attempt === 1 ? 'attempt' : 'retry');
+        return { error: this.deadlineError(), verdict: fairFailure ? 'failure' : 'neutral' };
+      }
+      const outcome = await this.attempt(req, budget);
       if ('failed' in outcome) {
         if (outcome.failed === 'too_large') {
-          throw new UpstreamUnavailableError(this.options.name, `the answer was larger than ${this.maxBodyBytes} bytes`);
+          return { error: new UpstreamUnavailableError(this.options.name, `the answer was larger than ${this.maxBodyBytes} bytes`), verdict: 'success' };
         }
-        if (retriesLeft > 0) {
-          await sleep(backoffMs(attempt));
+        const cutByDeadline = outcome.failed === 'timeout' && budget < this.options.timeoutMs;
+        fairFailure ||= !cutByDeadline || budget >= Math.min(this.options.timeoutMs, FAIR_ATTEMPT_MS);
+        const wait = backoffMs(attempt);
+        if (retriesLeft > 0 && fits(deadline, wait)) {
+          await sleep(wait);
           continue;
         }
-        throw new UpstreamUnavailableError(this.options.name, outcome.failed === 'timeout' ? 'the request timed out' : 'the connection failed');
+        if (cutByDeadline || retriesLeft > 0) {
+          this.options.onDeadline?.(cutByDeadline ? 'attempt' : 'retry');
+          return { error: this.deadlineError(), verdict: fairFailure ? 'failure' : 'neutral' };
+        }
+        const detail = outcome.failed === 'timeout' ? 'the request timed out' : 'the connection failed';
+        return { error: new UpstreamUnavailableError(this.options.name, detail), verdict: 'failure' };
       }
       const wait = this.retryDelay(outcome, attempt);
       if (wait !== undefined && retriesLeft > 0) {
-        await sleep(wait);
-        continue;
+        if (fits(deadline, wait)) {
+          await sleep(wait);
+          continue;
+        }
+        this.options.onDeadline?.('retry');
       }
-      return { ...outcome, durationMs: performance.now() - started, attempts: attempt };
+      return { response: { ...outcome, durationMs: performance.now() - started, attempts: attempt } };
     }
+  }
+
+  private deadlineError(): UpstreamUnavailableError {
+    return new UpstreamUnavailableError(this.options.name, "no answer within the request's time limit");
   }
 
   /** Closes the connection pool if this client created it. */
@@ -119,6 +191,7 @@ export class UpstreamClient {
 
   private async attempt(
     req: UpstreamRequest,
+    timeoutMs: number,
   ): Promise<{ status: number; headers: Record<string, string | undefined>; body: unknown } | { failed: 'timeout' | 'network' | 'too_large' }> {
     const started = performance.now();
     try {
@@ -127,9 +200,9 @@ export class UpstreamClient {
         headers: req.headers,
         body: req.body,
         dispatcher: this.dispatcher,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const headers = flattenHeaders(response.headers);
       const body = await readBody(response.body, headers['content-type'], this.maxBodyBytes);
@@ -141,6 +214,18 @@ export class UpstreamClient {
       return { failed };
     }
   }
+}
+
+/** How the breaker reads an answer: a 5xx is a failure, a 429 says nothing, anything else shows the upstream alive. */
+function judge(outcome: CallOutcome): BreakerVerdict {
+  if ('error' in outcome) return outcome.verdict;
+  if (outcome.response.status >= 500) return 'failure';
+  return outcome.response.status === 429 ? 'neutral' : 'success';
+}
+
+/** Whether waiting `waitMs` still leaves an attempt time before `deadline`. */
+function fits(deadline: number | undefined, waitMs: number): boolean {
+  return deadline === undefined || Date.now() + waitMs + MIN_ATTEMPT_MS <= deadline;
 }
 
 /** An answer over the size cap: not retried, since it would be as large again. */

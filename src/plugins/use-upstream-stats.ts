@@ -2,8 +2,9 @@ import type { Plugin } from 'graphql-yoga';
 import { currentRequestStats } from '../http/request-stats.js';
 
 /**
- * Adds `extensions.upstream` (per upstream: requests, total time, last rate-limit state) to the
- * response when the caller sends `x-upstream-stats: 1`. Off by default: it costs nothing unless
+ * Adds `extensions.upstream` (per upstream: requests, total time, last rate-limit state, and
+ * `staleRecords`/`staleAgeSeconds` when cached records past their lifetime answered because the
+ * upstream failed) to the response when the caller sends `x-upstream-stats: 1`. Off by default: it costs nothing unless
  * asked, and the figures are about the caller's own request only.
  */
 export function useUpstreamStats(): Plugin {
