@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { CallerVerifier } from './auth0/caller-token.js';
@@ -46,6 +46,14 @@ export interface Gateway {
   /** Whether the tenant's signing keys and a Management API token were fetched (checked from `listen`). */
   tenant: TenantReadiness;
   metrics: Registry;
+  /**
+   * Starts draining (on SIGTERM): `/readyz` answers 503 `draining`, every response from now on
+   * closes its connection, idle keep-alive connections are closed; the server still accepts, so a
+   * load balancer can see the 503. Resolves once no request is in flight; `close()` comes next.
+   */
+  drain(): Promise<void>;
+  /** Requests being served now (those a forced exit would cut off). */
+  readonly inFlight: number;
   /** Stops the server (if listening) and releases pools, queues and connections. */
   close(): Promise<void>;
 }
@@ -70,6 +78,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     maxRetryMs: options.tenantRetry?.maxMs,
   });
   const endpoint = '/graphql';
+  const requests = new RequestDrain();
   const metricsApart = config.metricsPort !== undefined;
   const yoga = createYoga<object, { services: Services }>({
     schema,
@@ -90,7 +99,13 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     context: () => ({ services }),
     plugins: [
       useCors({ origins: config.corsOrigins }),
-      useOperationalEndpoints({ store, storeIsShared: Boolean(config.redis), tenant, registry: metricsApart ? undefined : metrics.registry }),
+      useOperationalEndpoints({
+        store,
+        storeIsShared: Boolean(config.redis),
+        tenant,
+        registry: metricsApart ? undefined : metrics.registry,
+        draining: () => requests.draining,
+      }),
       config.graphiql && useGraphiQL({ endpoint, ...options.graphiql }),
       useCallerAuth({ verifier, endpoint }),
       useBodyLimit(config.limits.maxBodyBytes),
@@ -103,7 +118,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     ],
   });
   // Each HTTP request runs with its own upstream tally (x-upstream-stats) and caller.
-  const server = createServer((req, res) => void withRequestStats(() => yoga(req, res)));
+  const server = createServer((req, res) => {
+    requests.track(server, res);
+    void withRequestStats(() => yoga(req, res));
+  });
   // Checked in the background from the moment the gateway serves: startup never waits for the tenant.
   server.once('listening', () => tenant.start());
   const metricsServer = metricsApart ? createMetricsServer(metrics.registry) : undefined;
@@ -116,6 +134,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     store,
     tenant,
     metrics: metrics.registry,
+    drain: () => requests.drain(server),
+    get inFlight() {
+      return requests.inFlight;
+    },
     async close() {
       tenant.stop();
       await Promise.all([server, ...(metricsServer ? [metricsServer] : [])].map(stopListening));
@@ -137,6 +159,52 @@ function createMetricsServer(registry: Registry): Server {
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
   });
+}
+
+/**
+ * The requests in flight on the server, and its drain. Once draining, a response whose headers are
+ * not out yet is sent with `Connection: close` (`shouldKeepAlive = false`: Node then ends the
+ * socket after it), so a client with a busy connection is told to reconnect rather than reset by
+ * the exit; idle keep-alive connections are closed at once, and so is each connection a response
+ * already sent as keep-alive leaves idle. Connections that just opened are left alone: their
+ * request is on its way, and it is served (with `Connection: close`).
+ */
+class RequestDrain {
+  draining = false;
+  private readonly active = new Set<ServerResponse>();
+  /** Responses whose headers went out as keep-alive before the drain began. */
+  private readonly keptAlive = new WeakSet<ServerResponse>();
+  private readonly waiters: (() => void)[] = [];
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  /** Counts a request until its response ends (or its connection does). */
+  track(server: Server, res: ServerResponse): void {
+    this.active.add(res);
+    if (this.draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      this.active.delete(res);
+      if (!this.draining) return;
+      // After this tick the connection counts as idle, and only then can it be closed.
+      if (this.keptAlive.has(res)) setImmediate(() => server.closeIdleConnections());
+      if (this.active.size === 0) for (const resolve of this.waiters.splice(0)) resolve();
+    });
+  }
+
+  drain(server: Server): Promise<void> {
+    if (!this.draining) {
+      this.draining = true;
+      for (const res of this.active) {
+        if (res.headersSent) this.keptAlive.add(res);
+        else res.shouldKeepAlive = false;
+      }
+      server.closeIdleConnections();
+    }
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
 
 async function stopListening(server: Server): Promise<void> {

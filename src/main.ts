@@ -46,18 +46,43 @@ if (gateway.metricsServer && config.metricsPort !== undefined) {
   });
 }
 
-// Graceful shutdown: stop accepting, let in-flight requests finish, then release connections.
+/**
+ * Graceful shutdown on SIGTERM or SIGINT: the gateway drains (`/readyz` turns 503 at once, every
+ * response closes its connection, idle connections are closed, new connections are still served
+ * one request each while the load balancer catches up), then stops listening and releases its
+ * store and background timers. Exit code 0 once nothing is in flight; 1 when SHUTDOWN_TIMEOUT_MS
+ * passes first (the log line says how many requests that cut off) or the shutdown itself fails.
+ * A second signal changes nothing.
+ */
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    logger.info({ event: 'shutdown', signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const started = Date.now();
+    const inFlight = gateway.inFlight;
+    logger.info({ event: 'shutdown', signal, inFlight }, `${signal}: draining, ${inFlight} requests in flight`);
+    const force = setTimeout(() => {
+      const cutOff = gateway.inFlight;
+      logger.error(
+        { event: 'shutdown_forced', cutOff, timeoutMs: config.shutdownTimeoutMs },
+        `shutdown did not finish within ${config.shutdownTimeoutMs} ms: ${cutOff} requests cut off`,
+      );
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
     force.unref();
-    void gateway.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    void gateway
+      .drain()
+      .then(() => gateway.close())
+      .then(
+        () => {
+          logger.info({ event: 'shutdown_complete', drainMs: Date.now() - started }, `drained and closed in ${Date.now() - started} ms`);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ event: 'shutdown_failed', err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   });
 }

@@ -14,6 +14,8 @@ export interface OperationalEndpointsOptions {
   registry: Registry | undefined;
   /** How long readiness waits for the store, and for the tenant check's first attempt. */
   readinessTimeoutMs?: number;
+  /** Whether the process is shutting down: `/readyz` is then 503 at once, whatever the checks say. */
+  draining?: () => boolean;
 }
 
 /**
@@ -25,12 +27,23 @@ export interface OperationalEndpointsOptions {
  * reports `cluster_state:ok`), and the tenant's signing keys and a Management API token were
  * fetched. The body says which check failed and why:
  * `{"status":"unavailable","checks":{"store":"ok","tenant":"management token refused: …"}}`.
+ * From the moment a shutdown begins it is 503 without running the checks, so load balancers stop
+ * sending before the process goes: `{"status":"draining","checks":{"shutdown":"draining"}}`.
  */
-export function useOperationalEndpoints({ store, storeIsShared, tenant, registry, readinessTimeoutMs = 1000 }: OperationalEndpointsOptions): Plugin {
+export function useOperationalEndpoints({
+  store,
+  storeIsShared,
+  tenant,
+  registry,
+  readinessTimeoutMs = 1000,
+  draining = () => false,
+}: OperationalEndpointsOptions): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname === '/healthz') {
         endResponse(fetchAPI.Response.json({ status: 'ok' }));
+      } else if (url.pathname === '/readyz' && draining()) {
+        endResponse(fetchAPI.Response.json({ status: 'draining', checks: { shutdown: 'draining' } }, { status: 503 }));
       } else if (url.pathname === '/readyz') {
         // Normally started when the server listens; this covers yoga mounted on another server.
         tenant.start();
