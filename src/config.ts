@@ -152,6 +152,10 @@ const gatewayEnv = {
   UPSTREAM_MAX_RETRY_WAIT_MS: nonNegativeInt.default(5000),
   UPSTREAM_CONNECT_TIMEOUT_MS: positiveInt.default(3000),
   UPSTREAM_TIMEOUT_MS: positiveInt.default(10000),
+  REQUEST_TIMEOUT_MS: positiveInt.default(10000),
+  UPSTREAM_BREAKER_FAILURES: positiveInt.default(5),
+  UPSTREAM_BREAKER_OPEN_MS: positiveInt.default(10000),
+  USER_STALE_GRACE_SECONDS: nonNegativeInt.default(300),
   MAX_BODY_BYTES: positiveInt.max(16 * 1024 * 1024).default(256 * 1024),
   MAX_UPSTREAM_CALLS: positiveInt.default(100),
   MAX_DEPTH: positiveInt.default(15),
@@ -164,6 +168,8 @@ const gatewayEnv = {
   TRUSTED_DOCUMENTS: trustedDocuments.optional(),
   PERSISTED_QUERY_MAX_BYTES: positiveInt.max(1024 * 1024).default(16 * 1024),
   PERSISTED_QUERY_TTL_SECONDS: positiveInt.default(3600),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  TOKEN_RECORD_IDLE_TTL_SECONDS: positiveInt.default(90 * 86_400),
 };
 
 type Fragments = typeof providerConfigFragments;
@@ -241,12 +247,25 @@ const configSchema = z
     userCacheTtlSeconds: e.USER_CACHE_TTL_SECONDS,
     /** How long ids that Auth0 does not know are remembered as missing; 0 disables the memo. */
     userMissingTtlSeconds: e.USER_MISSING_TTL_SECONDS,
+    /** How long an identity's token record is kept after its last use; Auth0 answers for it after that. */
+    tokenRecordIdleTtlSeconds: e.TOKEN_RECORD_IDLE_TTL_SECONDS,
+    /** How long a SIGTERM or SIGINT waits for in-flight requests before the process exits anyway. */
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     upstream: {
       maxRetries: e.UPSTREAM_MAX_RETRIES,
       maxRetryWaitMs: e.UPSTREAM_MAX_RETRY_WAIT_MS,
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      /** The time a GraphQL request has for all its upstream waits (retries and queues included). */
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     },
+    /** Circuit breakers, one per upstream host: consecutive failed calls that open one, and how long it stays open. */
+    breaker: {
+      failures: e.UPSTREAM_BREAKER_FAILURES,
+      openMs: e.UPSTREAM_BREAKER_OPEN_MS,
+    },
+    /** How long past its cache lifetime a user record may still answer while Auth0 fails; 0 disables. */
+    userStaleGraceSeconds: e.USER_STALE_GRACE_SECONDS,
     /** What one request may ask of the gateway (hostile-input limits). */
     limits: {
       /** Largest request body; larger is 413. */

@@ -4,6 +4,7 @@ import { ManagementClient, auth0RateLimitWaitMs } from './auth0/management-clien
 import { ManagementTokenProvider } from './auth0/management-token.js';
 import { UserDirectory } from './auth0/users.js';
 import type { GatewayConfig } from './config.js';
+import { UpstreamBreakers } from './http/breaker.js';
 import { recordUpstreamAttempt } from './http/request-stats.js';
 import { UpstreamClient, retryAfterMs, type AttemptReport } from './http/upstream.js';
 import type { Logger } from './logger.js';
@@ -50,10 +51,13 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
   const store = createStore(config.redis);
   const sealer = config.encryptionKeys ? new Sealer(config.encryptionKeys) : Sealer.ephemeral();
   const lock = new DistributedLock(store);
-  const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics });
-  const providers = createProviderHttp(config, metrics);
+  const breakers = createBreakers(config, logger, metrics);
+  const auth0 = createAuth0Clients(config, { store, sealer, lock, logger, metrics, breakers });
+  const providers = createProviderHttp(config, metrics, breakers);
   const deps: PolicyDeps = { config, connectionOptions: (name) => auth0.connections.options(name) };
-  const tokenStore = new TokenStore(store, sealer, (event, pending) => metrics.recordUnsavedTokens(event, pending));
+  const tokenStore = new TokenStore(store, sealer, (event, pending) => metrics.recordUnsavedTokens(event, pending), {
+    recordIdleTtlMs: config.tokenRecordIdleTtlSeconds * 1000,
+  });
   const tokens = new TokenBroker({
     config,
     tokens: tokenStore,
@@ -63,6 +67,7 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
     httpFor: providers.httpFor,
     logger,
     onRefresh: (provider, outcome) => metrics.recordRefresh(provider, outcome),
+    onSpendUnknown: (provider, outcome) => metrics.recordSpendUnknown(provider, outcome),
   });
   const users = new UserDirectory({
     client: auth0.management,
@@ -70,6 +75,8 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
     store,
     ttlSeconds: config.userCacheTtlSeconds,
     missingTtlSeconds: config.userMissingTtlSeconds,
+    staleGraceSeconds: config.userStaleGraceSeconds,
+    onStaleServe: () => metrics.recordStaleServe('auth0'),
     logger,
     onTokens: async (list) => {
       await Promise.all(list.map((t) => tokens.adopt(identitySubjectKey(t), auth0TokensOfIdentity(t))));
@@ -114,7 +121,7 @@ function createStore(redis: GatewayConfig['redis']): SharedStore {
  */
 function createAuth0Clients(
   config: GatewayConfig,
-  deps: { store: SharedStore; sealer: Sealer; lock: DistributedLock; logger: Logger; metrics: GatewayMetrics },
+  deps: { store: SharedStore; sealer: Sealer; lock: DistributedLock; logger: Logger; metrics: GatewayMetrics; breakers: UpstreamBreakers },
 ) {
   // The client is made after the HTTP client it observes: until then, attempts have no one to tell.
   let observe: (report: AttemptReport) => void = () => undefined;
@@ -122,6 +129,9 @@ function createAuth0Clients(
     name: 'auth0',
     ...config.upstream,
     rateLimitWaitMs: auth0RateLimitWaitMs,
+    breakers: deps.breakers,
+    onDeadline: (stage) => deps.metrics.recordDeadlineExpired('auth0', stage),
+    onRefused: () => deps.metrics.recordBreakerRefusal('auth0'),
     onAttempt: (report) => {
       deps.metrics.recordAttempt('auth0', report);
       recordUpstreamAttempt('auth0', report);
@@ -145,6 +155,8 @@ function createAuth0Clients(
     maxConcurrency: config.auth0.maxConcurrency,
     maxRequestsPerSecond: config.auth0.maxRequestsPerSecond,
     maxRetryWaitMs: config.upstream.maxRetryWaitMs,
+    requestTimeoutMs: config.upstream.requestTimeoutMs,
+    onQueueDeadline: () => deps.metrics.recordDeadlineExpired('auth0', 'queue'),
     logger: deps.logger,
   });
   observe = (report) => management.observe(report);
@@ -159,8 +171,20 @@ function createAuth0Clients(
   };
 }
 
+/** A circuit breaker per upstream host, each change of state counted and logged. */
+function createBreakers(config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): UpstreamBreakers {
+  return new UpstreamBreakers({
+    ...config.breaker,
+    onStateChange: (upstream, host, state) => {
+      metrics.recordBreakerState(upstream, host, state);
+      const level = state === 'open' ? 'warn' : 'info';
+      logger[level]({ event: 'upstream_breaker', upstream, host, state }, `circuit breaker of ${upstream} (${host}) is ${state.replace('_', '-')}`);
+    },
+  });
+}
+
 /** One keep-alive pool for every provider; a client per provider (and size cap), made on first use. */
-function createProviderHttp(config: GatewayConfig, metrics: GatewayMetrics) {
+function createProviderHttp(config: GatewayConfig, metrics: GatewayMetrics, breakers: UpstreamBreakers) {
   const agent = new Agent({ connect: { timeout: config.upstream.connectTimeoutMs }, keepAliveTimeout: 10_000, connections: 64 });
   const clients = new Map<string, UpstreamClient>();
   return {
@@ -175,6 +199,9 @@ function createProviderHttp(config: GatewayConfig, metrics: GatewayMetrics) {
           // Providers say how long to wait in Retry-After; longer than the budget means no retry.
           rateLimitWaitMs: (response) => retryAfterMs(response.headers),
           dispatcher: agent,
+          breakers,
+          onDeadline: (stage) => metrics.recordDeadlineExpired(provider, stage),
+          onRefused: () => metrics.recordBreakerRefusal(provider),
           onAttempt: (report) => {
             metrics.recordAttempt(provider, report);
             recordUpstreamAttempt(provider, report);
