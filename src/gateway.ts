@@ -72,7 +72,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const tenant = new TenantReadiness({
     origin: config.auth0.origin,
     signingKeys: verifier,
-    managementToken,
+    // The token is shared through the store: fetched while the store is still connecting at start,
+    // it would skip the store and cost the tenant one token per starting instance.
+    managementToken: async () => {
+      await storeAnswering(store, 2_000);
+      return managementToken();
+    },
     logger,
     firstRetryMs: options.tenantRetry?.firstMs,
     maxRetryMs: options.tenantRetry?.maxMs,
@@ -211,4 +216,18 @@ async function stopListening(server: Server): Promise<void> {
   if (!server.listening) return;
   server.closeIdleConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Resolves once the store answers a ping, or after `withinMs` whatever it does (never rejects). */
+async function storeAnswering(store: { ping(): Promise<void> }, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch {
+      if (Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }

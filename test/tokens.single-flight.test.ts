@@ -77,3 +77,31 @@ describe.each(STORES)('on $store', ({ store, redis }) => {
     });
   });
 });
+
+describe('waiting for another instance that renews', () => {
+  let h: Harness;
+  let impatient: RunningGateway;
+  beforeAll(async () => {
+    h = await startHarness();
+    impatient = await h.startGateway({ REQUEST_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => h?.close());
+
+  it('never outlasts the waiting request’s deadline (REQUEST_TIMEOUT_MS); the renewal still serves the requests after it', async () => {
+    const caller = await h.token(SEED_USERS.grace, 'read:user_idp_tokens');
+    // Google's token endpoint answers after 3 s: the first instance holds the renewal lock that long.
+    h.sandbox.google.injectFault('token', { delayMs: 3_000, times: 1 });
+    const holder = h.query<{ me: { google: { accessToken: string } } }>(caller, QUERY);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const waiter = await postGraphQL<{ me: { google: { accessToken: string | null } | null } }>(impatient.url, caller, QUERY);
+    const waited = Date.now() - started;
+    expect(waiter.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(waited).toBeLessThan(2_500);
+    const renewed = await holder;
+    expect(renewed.errors).toBeUndefined();
+    expect(h.sandbox.google.count('token')).toBe(1);
+    const after = await postGraphQL<{ me: { google: { accessToken: string } } }>(impatient.url, caller, QUERY);
+    expect(after.data?.me.google.accessToken).toBe(renewed.data?.me.google.accessToken);
+  });
+});

@@ -1,5 +1,7 @@
+import { LRUCache } from 'lru-cache';
 import type { GatewayConfig } from '../config.js';
 import { ConfigurationError, GatewayError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import { requestDeadline } from '../http/request-stats.js';
 import type { UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -71,6 +73,9 @@ const GRACE_MARGIN_MS = 60_000;
 export class TokenBroker {
   private readonly flight = new SingleFlight<string | null>();
   private readonly rechecks = new SingleFlight<boolean>();
+
+  /** Spends already logged as deferred (subject and spend time), so a burst logs one line. */
+  private readonly deferralsLogged = new LRUCache<string, true>({ max: 10_000 });
 
   constructor(private readonly deps: TokenBrokerDeps) {}
 
@@ -196,10 +201,15 @@ export class TokenBroker {
 
   /**
    * A short lease renewed while this instance lives, and a live holder's longest hold (every
-   * upstream call of a renewal timing out); waiters wait that long plus one lease, never less.
+   * upstream call of a renewal timing out); waiters wait that long plus one lease, but never past
+   * their request's deadline (REQUEST_TIMEOUT_MS): a request that cannot wait for the holder gets
+   * UPSTREAM_UNAVAILABLE in time, and the holder's renewal serves the requests after it.
    */
-  private lockOptions(): { leaseMs: number; maxHoldMs: number } {
-    return { leaseMs: LOCK_LEASE_MS, maxHoldMs: UPSTREAM_CALLS_PER_RENEWAL * this.deps.config.upstream.timeoutMs };
+  private lockOptions(): { leaseMs: number; maxHoldMs: number; waitMs: number } {
+    const maxHoldMs = UPSTREAM_CALLS_PER_RENEWAL * this.deps.config.upstream.timeoutMs;
+    const deadline = requestDeadline(this.deps.config.upstream.requestTimeoutMs);
+    const waitMs = maxHoldMs + LOCK_LEASE_MS;
+    return { leaseMs: LOCK_LEASE_MS, maxHoldMs, waitMs: deadline === undefined ? waitMs : Math.max(0, Math.min(waitMs, deadline - Date.now())) };
   }
 
   /**
@@ -310,10 +320,15 @@ export class TokenBroker {
     }
     const retryInMs = Math.max(0, spentAt + markerTtlMs - Date.now());
     this.deps.onSpendUnknown?.(subject.provider, 'deferred');
-    this.deps.logger.warn(
-      { event: 'token_refresh_inflight_unknown', ...where, spentMsAgo: ageMs, retryInMs },
-      'an earlier renewal with this refresh token never stored its answer; not sending it again before the marker expires',
-    );
+    // Once per spend and process: every request meets the same marker until it expires.
+    const logKey = `${subject.key}:${spentAt}`;
+    if (!this.deferralsLogged.has(logKey)) {
+      this.deferralsLogged.set(logKey, true);
+      this.deps.logger.warn(
+        { event: 'token_refresh_inflight_unknown', ...where, spentMsAgo: ageMs, retryInMs },
+        'an earlier renewal with this refresh token never stored its answer; not sending it again before the marker expires',
+      );
+    }
     throw new UpstreamUnavailableError(subject.provider, `an earlier token renewal's outcome is unknown; retrying in about ${Math.ceil(retryInMs / 1000)} s`);
   }
 
