@@ -147,6 +147,7 @@ function createAuth0Clients(
     sealer: deps.sealer,
     lock: deps.lock,
     logger: deps.logger,
+    requestTimeoutMs: config.upstream.requestTimeoutMs,
   });
   const management = new ManagementClient({
     origin: config.auth0.origin,

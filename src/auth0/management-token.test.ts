@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { auth0RetryAfterSeconds } from './management-token.js';
+import { auth0RetryAfterSeconds, ManagementTokenProvider } from './management-token.js';
+import type { UpstreamClient } from '../http/upstream.js';
+import { withRequestStats } from '../http/request-stats.js';
+import { createLogger } from '../logger.js';
+import { DistributedLock } from '../store/lock.js';
+import { MemoryStore } from '../store/memory.js';
+import { Sealer } from '../store/sealing.js';
 
 // Auth0 answers a 429 with `Retry-After` (delta seconds) on some endpoints and with
 // `x-ratelimit-reset` (an epoch-seconds timestamp) on the Management API. The result feeds
@@ -82,5 +88,42 @@ describe('auth0RetryAfterSeconds', () => {
       expect(Number.isInteger(seconds), JSON.stringify(headers)).toBe(true);
       expect(seconds, JSON.stringify(headers)).toBeGreaterThanOrEqual(1);
     }
+  });
+});
+
+describe('ManagementTokenProvider waiting for another instance', () => {
+  /** A provider on an in-memory store whose lock another instance holds, answering tokens from a stub. */
+  function providerWithForeignLock(requestTimeoutMs: number) {
+    const store = new MemoryStore();
+    const fetches: number[] = [];
+    const http = {
+      send: async () => {
+        fetches.push(Date.now());
+        return { status: 200, headers: {}, body: { access_token: 'mgmt-token', expires_in: 86_400 } };
+      },
+    } as unknown as UpstreamClient;
+    const provider = new ManagementTokenProvider({
+      origin: 'https://tenant.example',
+      clientId: 'client',
+      clientSecret: 'secret',
+      http,
+      store,
+      sealer: Sealer.ephemeral(),
+      lock: new DistributedLock(store),
+      logger: createLogger('silent'),
+      requestTimeoutMs,
+    });
+    return { store, provider, fetches };
+  }
+
+  it('waits for the other instance only until the request’s deadline, then fetches its own token', async () => {
+    const { store, provider, fetches } = providerWithForeignLock(300);
+    // Another instance holds the fetch lock for 20 s and never stores a token (it hangs or died).
+    await store.setIfAbsent('lock:auth0:management-token', 'another-instance', 20_000);
+    const started = Date.now();
+    await expect(withRequestStats(() => provider.token())).resolves.toBe('mgmt-token');
+    expect(fetches).toHaveLength(1);
+    expect(fetches[0]! - started).toBeLessThan(2_000);
+    await store.close();
   });
 });

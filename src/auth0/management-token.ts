@@ -1,4 +1,5 @@
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
+import { requestDeadline } from '../http/request-stats.js';
 import { retryAfterMs, type UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -7,6 +8,8 @@ import type { SharedStore } from '../store/store.js';
 
 const STORE_KEY = 'auth0:management-token';
 const LOCK_KEY = 'lock:auth0:management-token';
+/** How long an instance waits for another one's fetch before fetching itself (less near a request's deadline). */
+const LOCK_WAIT_MS = 10_000;
 
 interface CachedToken {
   token: string;
@@ -24,6 +27,8 @@ export interface ManagementTokenDeps {
   sealer: Sealer;
   lock: DistributedLock;
   logger: Logger;
+  /** REQUEST_TIMEOUT_MS: a request waits for another instance's fetch only until its deadline. */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -60,7 +65,9 @@ export class ManagementTokenProvider {
       const shared = await this.readShared();
       if (shared) return this.remember(shared);
       // Waiting in vain is no failure: after the wait we re-read, and fetch ourselves if still empty.
-      const lease = await this.deps.lock.acquire(LOCK_KEY, { leaseMs: 15_000, waitMs: 10_000 }).catch((error: unknown) => {
+      const deadline = requestDeadline(this.deps.requestTimeoutMs);
+      const waitMs = deadline === undefined ? LOCK_WAIT_MS : Math.max(0, Math.min(LOCK_WAIT_MS, deadline - Date.now()));
+      const lease = await this.deps.lock.acquire(LOCK_KEY, { leaseMs: 15_000, waitMs }).catch((error: unknown) => {
         throw new StoreFailure(error);
       });
       try {
