@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { hashSlot } from '../src/store/redis-cluster.js';
+import { clusterNodeArgs, findOnPath } from './setup/redis.js';
 import { clusterAvailable, postGraphQL, rawUser, runGateway, startHarness, type Harness, type RunningGateway } from './helpers/harness.js';
 import { freeLoopbackPort } from './helpers/ports.js';
 
@@ -196,44 +197,15 @@ describe.skipIf(!clusterAvailable() || inject('redisClusterSource') !== 'private
   let admin: Redis;
 
   beforeAll(async () => {
-    const bin = (process.env.PATH ?? '')
-      .split(delimiter)
-      .map((path) => join(path, 'redis-server'))
-      .find((candidate) => {
-        try {
-          accessSync(candidate, constants.X_OK);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+    const bin = findOnPath('redis-server');
     if (!bin) throw new Error('redis-server is not on PATH (the run started a private cluster with it)');
     let port = 0;
     while (port === 0 || port + 10_000 > 65_535) port = await freeLoopbackPort();
     dir = mkdtempSync(join(tmpdir(), 'gateway-test-cluster-state-'));
     child = spawn(
       bin,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        join(dir, 'nodes.conf'),
-        '--cluster-node-timeout',
-        '2000',
-        // A node that never met another does not know its own address (CLUSTER SLOTS would say "").
-        '--cluster-announce-ip',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ],
+      // A node that never met another does not know its own address (CLUSTER SLOTS would say "").
+      [...clusterNodeArgs(port, dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1'],
       { stdio: 'ignore' },
     );
     // The node answers once it listens; each try is a fresh connection that does not retry.

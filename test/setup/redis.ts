@@ -26,6 +26,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freeLoopbackPort } from '../helpers/ports.js';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -50,7 +51,8 @@ const HOW_TO_GET_REDIS =
   'or set REDIS_URL to a Redis server the tests may use (e.g. `REDIS_URL=redis://127.0.0.1:6379 npm test`; ' +
   'tests only touch keys under their own prefixes).';
 
-function findOnPath(command: string): string | undefined {
+/** The executable `command` on PATH, if any. */
+export function findOnPath(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, command);
@@ -63,19 +65,6 @@ function findOnPath(command: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read a free port'))));
-    });
-  });
 }
 
 /** Connects once, sends PING, returns `INFO server`. Throws when the server does not answer. */
@@ -275,38 +264,22 @@ function runRedisCli(cli: string, args: string[]): Promise<string> {
 }
 
 /** Lets each node answer, joins them with `redis-cli --cluster create`, waits for cluster_state:ok everywhere. */
+/** Arguments of a cluster-enabled, persistence-free `redis-server` on loopback `port`, its files in `dir`. */
+export function clusterNodeArgs(port: number, dir: string, configFile: string): string[] {
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'],
+    ...['--cluster-config-file', join(dir, configFile), '--cluster-node-timeout', '2000'],
+    ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
+  ];
+}
+
 async function startClusterOnce(bin: string, cli: string): Promise<PrivateCluster> {
   const started = Date.now();
   const ports = await clusterPorts(CLUSTER_MASTERS);
   const dir = mkdtempSync(join(tmpdir(), 'gateway-test-redis-cluster-'));
   const exits = new Map<number, string>();
   const children = ports.map((port) => {
-    const child = spawn(
-      bin,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout',
-        '2000',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--dir',
-        dir,
-        '--logfile',
-        join(dir, `redis-${port}.log`),
-      ],
-      { stdio: 'ignore' },
-    );
+    const child = spawn(bin, [...clusterNodeArgs(port, dir, `nodes-${port}.conf`), '--logfile', join(dir, `redis-${port}.log`)], { stdio: 'ignore' });
     child.once('exit', (code, signal) => exits.set(port, signal ? `signal ${signal}` : `exit code ${code}`));
     child.once('error', (error) => exits.set(port, error.message));
     return child;
