@@ -227,9 +227,16 @@ export class FakeGitHub extends ProviderSimulator<GitHubAccount, 'id'> {
 
   /** `repositories(first, after, orderBy, privacy)`: GitHub's paging rules and opaque cursors. */
   private repositories(account: GitHubAccount, args: Record<string, unknown>): Record<string, unknown> {
-    const { first, after, last, orderBy, privacy } = args as { first?: number; after?: string; last?: number; orderBy?: { field: string; direction: string }; privacy?: string };
+    const { first, after, last, orderBy, privacy } = args as {
+      first?: number;
+      after?: string;
+      last?: number;
+      orderBy?: { field: string; direction: string };
+      privacy?: string;
+    };
     if (first === undefined || first === null) {
-      if (last === undefined || last === null) throw new GraphQLError('You must provide a `first` or `last` value to properly paginate the `repositories` connection.');
+      if (last === undefined || last === null)
+        throw new GraphQLError('You must provide a `first` or `last` value to properly paginate the `repositories` connection.');
       throw new GraphQLError('The gateway fake supports `first` only.');
     }
     if (first < 0) throw new GraphQLError('`first` on the `repositories` connection cannot be less than zero.');
@@ -249,8 +256,13 @@ export class FakeGitHub extends ProviderSimulator<GitHubAccount, 'id'> {
     const page = list.slice(start, start + first);
     const cursors = page.map((_, i) => cursorOf(start + i));
     const forbidden = (repository: GitHubRepository) =>
-      typedError('FORBIDDEN', `Resource protected by organization SAML enforcement. You must grant your OAuth token access to ${repository.nameWithOwner.split('/')[0]}.`);
-    const nodes = page.map((repository) => (repository.samlProtected ? forbidden(repository) : { ...repository, name: repository.nameWithOwner.split('/')[1] }));
+      typedError(
+        'FORBIDDEN',
+        `Resource protected by organization SAML enforcement. You must grant your OAuth token access to ${repository.nameWithOwner.split('/')[0]}.`,
+      );
+    const nodes = page.map((repository) =>
+      repository.samlProtected ? forbidden(repository) : { ...repository, name: repository.nameWithOwner.split('/')[1] },
+    );
     return {
       totalCount: list.length,
       pageInfo: { hasNextPage: start + first < list.length, hasPreviousPage: start > 0, startCursor: cursors[0] ?? null, endCursor: cursors.at(-1) ?? null },
@@ -271,7 +283,11 @@ export class FakeGitHub extends ProviderSimulator<GitHubAccount, 'id'> {
             body: new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)])).toString(),
           };
     const fail = (error: string, description: string, anchor: string) =>
-      answer({ error, error_description: description, error_uri: `https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#${anchor}` });
+      answer({
+        error,
+        error_description: description,
+        error_uri: `https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#${anchor}`,
+      });
     const form = parseFormOrJson(req);
     if (form.client_id !== this.clientId || form.client_secret !== this.clientSecret) {
       return fail('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.', 'incorrect-client-credentials');
@@ -290,7 +306,14 @@ export class FakeGitHub extends ProviderSimulator<GitHubAccount, 'id'> {
     this.book.revokeFamily(record.family);
     const access_token = this.book.issueAccess(record.accountId, APP_TOKEN_LIFETIME, record.family);
     const refresh_token = this.book.issueRefresh(record.accountId, record.family);
-    return answer({ access_token, expires_in: APP_TOKEN_LIFETIME, refresh_token, refresh_token_expires_in: REFRESH_TOKEN_LIFETIME, scope: '', token_type: 'bearer' });
+    return answer({
+      access_token,
+      expires_in: APP_TOKEN_LIFETIME,
+      refresh_token,
+      refresh_token_expires_in: REFRESH_TOKEN_LIFETIME,
+      scope: '',
+      token_type: 'bearer',
+    });
   }
 }
 

@@ -274,7 +274,20 @@ function repositories(workspace: { uuid: string; slug: string; name: string }, n
  * first) with updates in another order, so that `orderBy: UPDATED_AT DESC` visibly reorders them.
  */
 function githubRepositories(owner: string, now: number): GitHubRepository[] {
-  const names = ['cobol', 'flow-matic', 'a-0-compiler', 'mark-i', 'univac', 'nanosecond', 'bug-log', 'debugging', 'navy-manuals', 'talks', 'dotfiles', 'website'];
+  const names = [
+    'cobol',
+    'flow-matic',
+    'a-0-compiler',
+    'mark-i',
+    'univac',
+    'nanosecond',
+    'bug-log',
+    'debugging',
+    'navy-manuals',
+    'talks',
+    'dotfiles',
+    'website',
+  ];
   const descriptions = ['Common Business-Oriented Language', 'The first English-like data processing language', 'The A-0 System', null];
   return names.map((name, i) => {
     const updated = now - ((i * 5) % names.length) * 0.9 * DAY - DAY / 3;

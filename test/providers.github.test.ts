@@ -49,7 +49,13 @@ function addGitHubUser(id: number, login: string, tokens?: { access_token: strin
 
 describe('profile and repositories', () => {
   it('answers the profile and the first page, most recently updated first, with the token state UNKNOWN (gho_ tokens never expire)', async () => {
-    const answer = await github<{ provider: string; userId: string; token: { state: string; expiresAt: string | null }; profile: unknown; repositories: Connection<Repository> }>(
+    const answer = await github<{
+      provider: string;
+      userId: string;
+      token: { state: string; expiresAt: string | null };
+      profile: unknown;
+      repositories: Connection<Repository>;
+    }>(
       grace,
       `provider userId token { state expiresAt } profile { login name email avatarUrl url } repositories(first: 3) { edges { node { ${REPOSITORY_FIELDS} } } pageInfo { hasNextPage } }`,
     );
@@ -136,7 +142,10 @@ describe('profile and repositories', () => {
   });
 
   it('resumes after a cursor in the middle of a page', async () => {
-    const page = await github<{ repositories: Connection<{ nameWithOwner: string }> }>(grace, 'repositories(first: 6) { edges { cursor node { nameWithOwner } } }');
+    const page = await github<{ repositories: Connection<{ nameWithOwner: string }> }>(
+      grace,
+      'repositories(first: 6) { edges { cursor node { nameWithOwner } } }',
+    );
     const edges = page.data!.me.github.repositories.edges;
     const resumed = await github<{ repositories: Connection<{ nameWithOwner: string }> }>(
       grace,
@@ -144,7 +153,10 @@ describe('profile and repositories', () => {
       { after: edges[2]!.cursor },
       '($after: String)',
     );
-    expect(resumed.data!.me.github.repositories.edges.map((edge) => edge.node.nameWithOwner)).toEqual([edges[3]!.node.nameWithOwner, edges[4]!.node.nameWithOwner]);
+    expect(resumed.data!.me.github.repositories.edges.map((edge) => edge.node.nameWithOwner)).toEqual([
+      edges[3]!.node.nameWithOwner,
+      edges[4]!.node.nameWithOwner,
+    ]);
   });
 
   it('caps first at 100 and refuses a negative first or a forged cursor before calling GitHub', async () => {
@@ -197,10 +209,7 @@ describe("GitHub's failures stay in the GitHub fields", () => {
     window.used = window.limit;
     try {
       const google = await h.token(SEED_USERS.grace);
-      const answer = await h.query<{ me: { id: string; github: { profile: unknown; repositories: unknown } } }>(
-        google,
-        `{ me { id github { ${BOTH} } } }`,
-      );
+      const answer = await h.query<{ me: { id: string; github: { profile: unknown; repositories: unknown } } }>(google, `{ me { id github { ${BOTH} } } }`);
       expect(answer.data?.me).toEqual({ id: SEED_USERS.grace, github: { profile: null, repositories: null } });
       expect(errorCodes(answer)).toEqual(['PROVIDER_RATE_LIMITED', 'PROVIDER_RATE_LIMITED']);
       const retryAfter = answer.errors![0]!.extensions!.retryAfter as number;
@@ -230,7 +239,10 @@ describe("GitHub's failures stay in the GitHub fields", () => {
     h.sandbox.github.injectFault('graphql', {
       status: 403,
       headers: { 'retry-after': '90' },
-      body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/graphql' },
+      body: {
+        message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+        documentation_url: 'https://docs.github.com/graphql',
+      },
     });
     const before = graphqlCalls();
     const answer = await github(grace, BOTH);
@@ -261,7 +273,11 @@ describe("GitHub's failures stay in the GitHub fields", () => {
       grace,
       `{ me { id google { profile { email } } github { ${BOTH} } } }`,
     );
-    expect(answer.data?.me).toEqual({ id: SEED_USERS.grace, google: { profile: { email: 'grace@example.com' } }, github: { profile: null, repositories: null } });
+    expect(answer.data?.me).toEqual({
+      id: SEED_USERS.grace,
+      google: { profile: { email: 'grace@example.com' } },
+      github: { profile: null, repositories: null },
+    });
     expect(answer.errors?.map((error) => [error.extensions?.code, error.extensions?.provider, error.path?.join('.')])).toEqual([
       ['UPSTREAM_UNAVAILABLE', 'github', 'me.github.profile'],
       ['UPSTREAM_UNAVAILABLE', 'github', 'me.github.repositories'],

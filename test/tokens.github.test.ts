@@ -35,7 +35,9 @@ async function refreshAtFake(refreshToken: string, accept = 'application/json'):
 }
 
 const QUERY = '{ me { github { accessToken token { state hasRefreshToken expiresAt } profile { login } } } }';
-type Answer = { me: { github: { accessToken: string; token: { state: string; hasRefreshToken: boolean; expiresAt: string | null }; profile: { login: string } } } };
+type Answer = {
+  me: { github: { accessToken: string; token: { state: string; hasRefreshToken: boolean; expiresAt: string | null }; profile: { login: string } } };
+};
 
 describe('GitHub-App user tokens', () => {
   it('renews an expired ghu_ token once for 12 concurrent requests, keeps the rotated ghr_ and uses it for the next renewal', async () => {
@@ -75,11 +77,15 @@ describe('GitHub-App user tokens', () => {
     const { refresh_token } = addExpiredAppUser(6660002, 'single-use');
     const first = await refreshAtFake(refresh_token);
     expect(first.status).toBe(200);
-    expect(JSON.parse(first.text)).toMatchObject({ access_token: expect.stringMatching(/^ghu_/), refresh_token: expect.stringMatching(/^ghr_/), expires_in: 28800 });
+    expect(JSON.parse(first.text)).toMatchObject({
+      access_token: expect.stringMatching(/^ghu_/),
+      refresh_token: expect.stringMatching(/^ghr_/),
+      expires_in: 28800,
+    });
     const reused = await refreshAtFake(refresh_token);
     expect(reused.status).toBe(200);
     expect(JSON.parse(reused.text)).toMatchObject({ error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.' });
-    const form = await refreshAtFake(JSON.parse(first.text).refresh_token as string, '*/*');
+    const form = await refreshAtFake((JSON.parse(first.text) as { refresh_token: string }).refresh_token, '*/*');
     expect(form.type).toContain('application/x-www-form-urlencoded');
     expect(new URLSearchParams(form.text).get('access_token')).toMatch(/^ghu_/);
     expect(h.sandbox.github.reusedRefreshTokens).toBe(1);
@@ -122,7 +128,10 @@ describe('OAuth-app tokens', () => {
   it('a gho_ token never expires: state UNKNOWN, no refresh token, nothing renewed', async () => {
     h.sandbox.github.addAccount({ id: '6660005', login: 'oauth-user', name: null, email: '', repositories: [] });
     const issued = h.sandbox.github.issueOAuthAppToken('6660005');
-    h.sandbox.tenant.addUser({ ...rawUser('github|6660005', { user_id: 6660005, ...issued }), updated_at: new Date(Date.now() - 400 * 86_400_000).toISOString() });
+    h.sandbox.tenant.addUser({
+      ...rawUser('github|6660005', { user_id: 6660005, ...issued }),
+      updated_at: new Date(Date.now() - 400 * 86_400_000).toISOString(),
+    });
     const before = h.sandbox.github.count('token');
     const answer = await h.query<Answer>(await h.token('github|6660005', 'read:user_idp_tokens'), QUERY);
     expect(answer.errors).toBeUndefined();

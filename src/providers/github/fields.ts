@@ -131,7 +131,13 @@ const viewerParts = createContextCache(
         await Promise.all(
           [...groups.values()].map(async (group) => {
             try {
-              const answer = await fetchViewer(api, context, group[0]!.subject, url, group.map((load) => load.part));
+              const answer = await fetchViewer(
+                api,
+                context,
+                group[0]!.subject,
+                url,
+                group.map((load) => load.part),
+              );
               for (const load of group) {
                 results.set(loadKey(load), answer.get(partKey(load.part)) ?? new UpstreamUnavailableError('github', 'the answer lacks a part'));
               }

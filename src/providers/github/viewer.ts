@@ -180,10 +180,10 @@ function pageOf(connection: unknown): GitHubRepositoryPage | GatewayError {
 function repositoryOf(node: Record<string, unknown>): GitHubRepositoryData {
   return {
     id: String(node.id),
-    nameWithOwner: String(node.nameWithOwner ?? ''),
+    nameWithOwner: typeof node.nameWithOwner === 'string' ? node.nameWithOwner : '',
     description: nonEmpty(node.description),
     isPrivate: node.isPrivate === true,
-    url: String(node.url ?? ''),
+    url: typeof node.url === 'string' ? node.url : '',
     updatedAt: nonEmpty(node.updatedAt),
     stargazerCount: typeof node.stargazerCount === 'number' ? node.stargazerCount : 0,
   };
