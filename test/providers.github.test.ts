@@ -119,6 +119,18 @@ describe('profile and repositories', () => {
     expect(sent[0]!.query).toContain('orderBy: {field: UPDATED_AT, direction: DESC}');
   });
 
+  it('asks one document when the same identity is reached through `identities` and `github` in one request', async () => {
+    const before = graphqlCalls();
+    const answer = await h.query<{ me: { identities: { profile?: { login: string } }[]; github: { repositories: Connection<unknown> } } }>(
+      grace,
+      '{ me { identities { ... on GitHubIdentity { profile { login } } } github { repositories(first: 2) { edges { node { id } } } } } }',
+    );
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data?.me.identities[0]).toEqual({ profile: { login: 'ghopper' } });
+    expect(answer.data?.me.github.repositories.edges).toHaveLength(2);
+    expect(graphqlCalls() - before).toBe(1);
+  });
+
   it('pages to the end with GitHub cursors, in update order, without duplicates', async () => {
     const seen: string[] = [];
     let after: string | null = null;
