@@ -247,15 +247,12 @@ describe("GitHub's failures stay in the GitHub fields", () => {
     expect(answer.errors![0]!.extensions!.retryAfter).toBeLessThanOrEqual(1200);
   });
 
-  it('a secondary limit (403 with retry-after) is PROVIDER_RATE_LIMITED with that wait, not retried', async () => {
-    h.sandbox.github.injectFault('graphql', {
-      status: 403,
-      headers: { 'retry-after': '90' },
-      body: {
-        message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
-        documentation_url: 'https://docs.github.com/graphql',
-      },
-    });
+  it('a secondary limit (403 with retry-after) is retried when the wait fits the budget, else PROVIDER_RATE_LIMITED with that wait', async () => {
+    const body = {
+      message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+      documentation_url: 'https://docs.github.com/graphql',
+    };
+    h.sandbox.github.injectFault('graphql', { status: 403, headers: { 'retry-after': '90' }, body });
     const before = graphqlCalls();
     const answer = await github(grace, BOTH);
     expect(graphqlCalls() - before).toBe(1);
@@ -263,6 +260,11 @@ describe("GitHub's failures stay in the GitHub fields", () => {
       { code: 'PROVIDER_RATE_LIMITED', provider: 'github', retryAfter: 90 },
       { code: 'PROVIDER_RATE_LIMITED', provider: 'github', retryAfter: 90 },
     ]);
+    h.sandbox.github.injectFault('graphql', { status: 403, headers: { 'retry-after': '0' }, body });
+    const retried = await github<{ profile: { login: string } }>(grace, 'profile { login }');
+    expect(graphqlCalls() - before).toBe(3);
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.me.github.profile.login).toBe('ghopper');
   });
 
   it('a 429 is retried by the client within its bound, then PROVIDER_RATE_LIMITED', async () => {
