@@ -120,34 +120,29 @@ const loadKey = ({ subject, part }: ViewerLoad) => `${subject.key}\u0000${partKe
  * one part (its path in GitHub's answer) fails that part only.
  */
 const viewerParts = createContextCache(
-  (context: GatewayContext) =>
-    new DataLoader<ViewerLoad, PartResult, string>(
-      async (loads) => {
-        const groups = new Map<string, ViewerLoad[]>();
-        for (const load of loads) groups.set(load.subject.key, [...(groups.get(load.subject.key) ?? []), load]);
-        const results = new Map<string, PartResult | Error>();
-        const api = context.services.providerApi(githubApi);
-        const url = context.services.config.providers.github.graphqlUrl;
-        await Promise.all(
-          [...groups.values()].map(async (group) => {
-            try {
-              const answer = await fetchViewer(
-                api,
-                context,
-                group[0]!.subject,
-                url,
-                group.map((load) => load.part),
-              );
-              for (const load of group) {
-                results.set(loadKey(load), answer.get(partKey(load.part)) ?? new UpstreamUnavailableError('github', 'the answer lacks a part'));
-              }
-            } catch (error) {
-              for (const load of group) results.set(loadKey(load), error as Error);
-            }
-          }),
-        );
-        return loads.map((load) => results.get(loadKey(load)) ?? new UpstreamUnavailableError('github', 'the answer lacks a part'));
-      },
-      { cacheKeyFn: loadKey },
-    ),
+  (context: GatewayContext) => new DataLoader<ViewerLoad, PartResult, string>((loads) => loadViewerParts(context, loads), { cacheKeyFn: loadKey }),
 );
+
+async function loadViewerParts(context: GatewayContext, loads: readonly ViewerLoad[]): Promise<(PartResult | Error)[]> {
+  const groups = new Map<string, ViewerLoad[]>();
+  for (const load of loads) {
+    const group = groups.get(load.subject.key) ?? [];
+    group.push(load);
+    groups.set(load.subject.key, group);
+  }
+  const api = context.services.providerApi(githubApi);
+  const url = context.services.config.providers.github.graphqlUrl;
+  const results = new Map<string, PartResult | Error>();
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const parts = group.map((load) => load.part);
+      const answer = await fetchViewer(api, context, group[0]!.subject, url, parts).catch((error: unknown) => error as Error);
+      for (const load of group) results.set(loadKey(load), answer instanceof Error ? answer : (answer.get(partKey(load.part)) ?? missingPart()));
+    }),
+  );
+  return loads.map((load) => results.get(loadKey(load)) ?? missingPart());
+}
+
+function missingPart(): UpstreamUnavailableError {
+  return new UpstreamUnavailableError('github', 'the answer lacks a part that was asked');
+}
