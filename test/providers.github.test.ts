@@ -298,6 +298,17 @@ describe("GitHub's failures stay in the GitHub fields", () => {
     ]);
   });
 
+  it('a 200 that is no GraphQL answer (a proxy page) is UPSTREAM_UNAVAILABLE, without quoting it', async () => {
+    h.sandbox.github.injectFault('graphql', {
+      status: 200,
+      headers: { 'content-type': 'text/html' },
+      body: '<html><body>Sign in to the corporate proxy</body></html>',
+    });
+    const answer = await github(grace, 'profile { login }');
+    expect(errorCodes(answer)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(answer.errors![0]!.message).toBe('github is unavailable: the answer was not a GraphQL result');
+  });
+
   it('a hang: UPSTREAM_UNAVAILABLE (timed out) on the GitHub fields only', async () => {
     h.sandbox.github.injectFault('graphql', { hang: true, times: 3 });
     const answer = await h.query<{ me: { id: string; github: { profile: unknown } } }>(grace, '{ me { id github { profile { login } } } }');
