@@ -131,6 +131,20 @@ describe('profile and repositories', () => {
     expect(graphqlCalls() - before).toBe(1);
   });
 
+  it('sends one document per identity, each with its own token: two users in one request never see each other', async () => {
+    addGitHubUser(5550004, 'second-user');
+    const partner = await h.token('partner@clients', 'read:users');
+    const before = graphqlCalls();
+    const answer = await h.query<{ users: { github: { profile: { login: string } } }[] }>(
+      partner,
+      'query ($ids: [ID!]!) { users(ids: $ids) { github { profile { login } } } }',
+      { ids: [SEED_USERS.grace, 'github|5550004'] },
+    );
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data?.users.map((user) => user.github.profile.login)).toEqual(['ghopper', 'second-user']);
+    expect(graphqlCalls() - before).toBe(2);
+  });
+
   it('pages to the end with GitHub cursors, in update order, without duplicates', async () => {
     const seen: string[] = [];
     let after: string | null = null;
