@@ -55,12 +55,20 @@ query Partner($ids: [ID!]!) {
     name
     email
     google { token { state } }
+    github {
+      profile { login name }
+      repositories(first: 3) {
+        edges { node { nameWithOwner stargazerCount updatedAt } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
   }
 }
 `;
 
 /**
- * The partner query's variables: Ada (a valid Google token), Grace (expired, renewable), Katherine
+ * The partner query's variables: Ada (a valid Google token), Grace (expired, renewable; her GitHub
+ * profile and repositories, one upstream GraphQL document), Katherine
  * (expired, and Google has revoked her grant: the first use of it makes it REAUTHENTICATION_REQUIRED)
  * and an id nobody has.
  */

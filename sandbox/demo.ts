@@ -6,7 +6,7 @@ import { SEED_USERS, startSandbox } from './index.js';
 
 /**
  * `npm run demo`: the gateway on its built-in sandbox. A simulated Auth0 tenant and simulated
- * Google, Facebook and Bitbucket APIs start on loopback, the gateway runs on the in-memory store,
+ * Google, Facebook, Bitbucket and GitHub APIs start on loopback, the gateway runs on the in-memory store,
  * and GraphiQL opens with two tabs: Ada's query with her token, a partner query with the partner token.
  */
 

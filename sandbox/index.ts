@@ -1,5 +1,6 @@
 import { FakeBitbucket } from './bitbucket.js';
 import { FakeFacebook } from './facebook.js';
+import { FakeGitHub } from './github.js';
 import { FakeGoogle } from './google.js';
 import { FakeOAuth2 } from './oauth2.js';
 import { seedSandbox, type SeededUsers } from './seed.js';
@@ -28,6 +29,7 @@ export interface Sandbox {
   facebook: FakeFacebook;
   bitbucket: FakeBitbucket;
   oauth2: FakeOAuth2;
+  github: FakeGitHub;
   /** Undefined when started with `seed: false`. */
   users: SeededUsers | undefined;
   /** Gateway configuration pointing at the fakes; provider app credentials come from the Auth0 connections instead. */
@@ -45,7 +47,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const facebook = new FakeFacebook();
   const bitbucket = new FakeBitbucket({ mode: options.bitbucketMode ?? 'rotating' });
   const oauth2 = new FakeOAuth2();
-  const servers = [tenant, google, facebook, bitbucket, oauth2];
+  const github = new FakeGitHub();
+  const servers = [tenant, google, facebook, bitbucket, oauth2, github];
   const close = async (): Promise<void> => {
     await Promise.all(servers.map((server) => server.close()));
   };
@@ -56,15 +59,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await close();
     throw error;
   }
-  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2 });
+  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2, github });
   return {
     tenant,
     google,
     facebook,
     bitbucket,
     oauth2,
+    github,
     users,
-    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2 }),
+    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2, github }),
     resetCounters: () => servers.forEach((server) => server.resetCounters()),
     clearFaults: () => servers.forEach((server) => server.clearFaults()),
     close,
@@ -72,7 +76,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 /** The gateway's environment variables for running fakes (origins are known only after `listen`). */
-export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2'>): Record<string, string> {
+export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2' | 'github'>): Record<string, string> {
   return {
     AUTH0_DOMAIN: parts.tenant.origin,
     AUTH0_AUDIENCE: parts.tenant.audience,
@@ -83,6 +87,8 @@ export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook'
     FACEBOOK_GRAPH_URL: `${parts.facebook.origin}/v26.0`,
     BITBUCKET_API_URL: `${parts.bitbucket.origin}/2.0`,
     BITBUCKET_TOKEN_URL: `${parts.bitbucket.origin}/site/oauth2/access_token`,
+    GITHUB_GRAPHQL_URL: `${parts.github.origin}/graphql`,
+    GITHUB_TOKEN_URL: `${parts.github.origin}/login/oauth/access_token`,
     OAUTH2_CONNECTIONS: JSON.stringify({ 'my-custom-oauth': { apiUrl: `${parts.oauth2.origin}/api` } }),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FakeBitbucket, BitbucketRepository } from './bitbucket.js';
 import type { FakeFacebook } from './facebook.js';
+import type { FakeGitHub, GitHubRepository } from './github.js';
 import type { FakeGoogle, GoogleEvent, GoogleFile } from './google.js';
 import type { FakeOAuth2 } from './oauth2.js';
 import type { IssuedTokens } from './provider-tokens.js';
@@ -52,6 +53,7 @@ export interface SeedParts {
   facebook: FakeFacebook;
   bitbucket: FakeBitbucket;
   oauth2: FakeOAuth2;
+  github: FakeGitHub;
 }
 
 /** What the seed created: ids, provider account ids and every provider token it put into Auth0. */
@@ -267,6 +269,41 @@ function repositories(workspace: { uuid: string; slug: string; name: string }, n
   );
 }
 
+/**
+ * GitHub repositories of one owner, a dozen so paging shows, stored in creation order (oldest
+ * first) with updates in another order, so that `orderBy: UPDATED_AT DESC` visibly reorders them.
+ */
+function githubRepositories(owner: string, now: number): GitHubRepository[] {
+  const names = [
+    'cobol',
+    'flow-matic',
+    'a-0-compiler',
+    'mark-i',
+    'univac',
+    'nanosecond',
+    'bug-log',
+    'debugging',
+    'navy-manuals',
+    'talks',
+    'dotfiles',
+    'website',
+  ];
+  const descriptions = ['Common Business-Oriented Language', 'The first English-like data processing language', 'The A-0 System', null];
+  return names.map((name, i) => {
+    const updated = now - ((i * 5) % names.length) * 0.9 * DAY - DAY / 3;
+    return {
+      id: Buffer.from(`010:Repository${1_000_000 + i * 7919}`).toString('base64'),
+      nameWithOwner: `${owner}/${name}`,
+      description: descriptions[i % descriptions.length] ?? null,
+      isPrivate: i % 4 === 3,
+      url: `https://github.com/${owner}/${name}`,
+      createdAt: new Date(now - (400 - i * 20) * DAY).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      updatedAt: new Date(updated).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      stargazerCount: (i * 37) % 101,
+    };
+  });
+}
+
 /** Provider accounts with their data. */
 function seedProviders(parts: SeedParts, now: number): void {
   const today = Math.floor(now / DAY) * DAY;
@@ -369,6 +406,14 @@ function seedProviders(parts: SeedParts, now: number): void {
     workspaces: [{ ...lab, role: 'owner' }],
     repositories: { [lab.slug]: repositories(lab, ['enigma', 'bombe', 'ace', 'morphogenesis'], now) },
   });
+  parts.github.addAccount({
+    id: String(SEED_ACCOUNTS.grace.github),
+    login: 'ghopper',
+    name: 'Grace Hopper',
+    email: 'grace@example.com',
+    avatarUrl: 'https://avatars.githubusercontent.com/u/1234567?v=4',
+    repositories: githubRepositories('ghopper', now),
+  });
   const items = Array.from({ length: 12 }, (_, i) => ({ id: `item-${i + 1}`, title: `Note ${i + 1}`, createdAt: new Date(today - i * DAY).toISOString() }));
   parts.oauth2.addAccount({ id: ada.oauth2, profile: { email: 'ada@corp.example', name: 'Ada Lovelace', department: 'Research' }, items });
 }
@@ -425,7 +470,7 @@ function seedConnections(parts: SeedParts): void {
       name: 'github',
       strategy: 'github',
       display_name: 'GitHub',
-      options: { client_id: 'Iv1.5andb0x0c11e47', client_secret: secret(), scope: ['read:user', 'user:email'] },
+      options: { client_id: parts.github.clientId, client_secret: parts.github.clientSecret, scope: ['read:user', 'user:email', 'repo'] },
     },
     {
       id: 'con_0a2CustomSbx61y',
@@ -517,7 +562,7 @@ function issueSeedTokens(parts: SeedParts): SeededUsers['tokens'] {
     // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while its refresh token still works.
     grace: {
       google: parts.google.issueTokens(a.grace.google, { expiresIn: 3599 - 7200 }),
-      github: { access_token: `gho_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'A').slice(0, 36)}` },
+      github: parts.github.issueOAuthAppToken(String(a.grace.github)),
     },
     margaret: { facebook: parts.facebook.issueTokens(a.margaret.facebook) },
     alan: { bitbucket: parts.bitbucket.issueTokens(a.alan.bitbucket) },

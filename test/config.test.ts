@@ -100,7 +100,7 @@ describe('loadConfig: REDIS_URL and TOKEN_ENCRYPTION_KEY', () => {
 });
 
 describe('loadConfig: invalid values are named', () => {
-  it.each(['GOOGLE_API_URL', 'GOOGLE_TOKEN_URL', 'FACEBOOK_GRAPH_URL', 'BITBUCKET_API_URL', 'BITBUCKET_TOKEN_URL'])(
+  it.each(['GOOGLE_API_URL', 'GOOGLE_TOKEN_URL', 'FACEBOOK_GRAPH_URL', 'BITBUCKET_API_URL', 'BITBUCKET_TOKEN_URL', 'GITHUB_GRAPHQL_URL', 'GITHUB_TOKEN_URL'])(
     'names %s when it is not an http(s) URL',
     (name) => {
       expect(configError({ ...VALID, [name]: 'not a url' }).problems).toEqual([expect.stringContaining(name)]);
@@ -166,6 +166,12 @@ describe('loadConfig: defaults', () => {
       tokenUrl: 'https://bitbucket.org/site/oauth2/access_token',
     });
     expect(config.providers.oauth2).toEqual({});
+    expect(config.providers.github).toEqual({
+      graphqlUrl: 'https://api.github.com/graphql',
+      tokenUrl: 'https://github.com/login/oauth/access_token',
+      clientId: undefined,
+      clientSecret: undefined,
+    });
   });
 
   it('leaves provider app credentials unset, so they are read from the Auth0 connections', () => {

@@ -16,7 +16,7 @@ const SDL_PATH = path.join(ROOT, 'schema/schema.graphql');
 const committed = readFileSync(SDL_PATH, 'utf8');
 const schema: GraphQLSchema = buildSchema(committed);
 
-const IDENTITY_TYPES = ['GoogleIdentity', 'FacebookIdentity', 'BitbucketIdentity', 'OAuth2Identity', 'GenericIdentity'] as const;
+const IDENTITY_TYPES = ['GoogleIdentity', 'FacebookIdentity', 'BitbucketIdentity', 'OAuth2Identity', 'GitHubIdentity', 'GenericIdentity'] as const;
 
 function objectType(name: string): GraphQLObjectType {
   const type = schema.getType(name);
@@ -90,6 +90,7 @@ describe('schema has the promised public types', () => {
     expect(typeOf(user, 'google')).toBe('GoogleIdentity');
     expect(typeOf(user, 'facebook')).toBe('FacebookIdentity');
     expect(typeOf(user, 'bitbucket')).toBe('BitbucketIdentity');
+    expect(typeOf(user, 'github')).toBe('GitHubIdentity');
   });
 
   it('has the Identity interface with provider, connection, userId, isSocial and token', () => {
@@ -109,7 +110,7 @@ describe('schema has the promised public types', () => {
     }
   });
 
-  it('makes exactly the five identity types implement Identity', () => {
+  it('makes exactly the listed identity types implement Identity', () => {
     expect(
       schema
         .getPossibleTypes(interfaceType('Identity'))
@@ -171,12 +172,17 @@ describe('schema has the promised public types', () => {
     expect(argsOf(bitbucket, 'repositories')).toEqual({ workspace: 'String!', first: 'Int', after: 'String' });
     expect(argsOf(objectType('OAuth2Identity'), 'request')).toEqual({ path: 'String!', query: 'JSON' });
     expect(typeOf(objectType('OAuth2Identity'), 'request')).toBe('JSON');
+    const github = objectType('GitHubIdentity');
+    expect(typeOf(github, 'profile')).toBe('GitHubProfile');
+    expect(typeOf(github, 'repositories')).toBe('GitHubRepositoryConnection');
+    expect(argsOf(github, 'repositories')).toEqual({ first: 'Int', after: 'String' });
     // The promised page-size defaults: 10, except Facebook friends' 25.
     const defaultOf = (type: GraphQLObjectType, fieldName: string, arg: string) => field(type, fieldName).args.find((a) => a.name === arg)?.defaultValue;
     expect([defaultOf(google, 'calendarEvents', 'first'), defaultOf(google, 'driveFiles', 'first'), defaultOf(facebook, 'friends', 'first')]).toEqual([
       10, 10, 25,
     ]);
     expect([defaultOf(bitbucket, 'workspaces', 'first'), defaultOf(bitbucket, 'repositories', 'first')]).toEqual([10, 10]);
+    expect(defaultOf(github, 'repositories', 'first')).toBe(10);
     const expectedTypes: Record<string, Record<string, string>> = {
       GoogleProfile: { sub: 'String!', email: 'String', emailVerified: 'Boolean', name: 'String', picture: 'String' },
       GoogleCalendarEvent: { id: 'ID!', summary: 'String', start: 'DateTime', end: 'DateTime', htmlLink: 'String' },
@@ -186,12 +192,22 @@ describe('schema has the promised public types', () => {
       BitbucketAccount: { uuid: 'ID!', accountId: 'String', displayName: 'String', nickname: 'String', avatarUrl: 'String' },
       BitbucketWorkspace: { uuid: 'ID!', slug: 'String!', name: 'String' },
       BitbucketRepository: { uuid: 'ID!', fullName: 'String!', name: 'String!', isPrivate: 'Boolean!', updatedOn: 'DateTime', htmlUrl: 'String' },
+      GitHubProfile: { login: 'String!', name: 'String', email: 'String', avatarUrl: 'String', url: 'String' },
+      GitHubRepository: {
+        id: 'ID!',
+        nameWithOwner: 'String!',
+        description: 'String',
+        isPrivate: 'Boolean!',
+        url: 'String!',
+        updatedAt: 'DateTime',
+        stargazerCount: 'Int!',
+      },
     };
     for (const [typeName, fields] of Object.entries(expectedTypes)) {
       for (const [fieldName, type] of Object.entries(fields))
         expect(`${typeName}.${fieldName}: ${typeOf(objectType(typeName), fieldName)}`).toBe(`${typeName}.${fieldName}: ${type}`);
     }
-    for (const node of ['GoogleCalendarEvent', 'GoogleDriveFile', 'FacebookFriend', 'BitbucketWorkspace', 'BitbucketRepository']) {
+    for (const node of ['GoogleCalendarEvent', 'GoogleDriveFile', 'FacebookFriend', 'BitbucketWorkspace', 'BitbucketRepository', 'GitHubRepository']) {
       const connection = objectType(`${node}Connection`);
       const edgeType = typeOf(connection, 'edges').replace(/[[\]!]/g, '');
       expect(typeOf(objectType(edgeType), 'node')).toBe(`${node}!`);

@@ -132,7 +132,7 @@ describe.each(STORES)('on $store', ({ redis }) => {
     const add = (name: string, value: unknown) => {
       if (typeof value === 'string' && value.length > 0) secrets.set(value, name);
     };
-    const { tenant, google, facebook, bitbucket, oauth2, users } = h.sandbox;
+    const { tenant, google, facebook, bitbucket, oauth2, github, users } = h.sandbox;
     tenant.issuedManagementTokens.forEach((token, i) => add(`Management API token #${i}`, token));
     add('Auth0 client secret', tenant.clientSecret);
     add('wrong Auth0 client secret', wrongClientSecret);
@@ -142,9 +142,10 @@ describe.each(STORES)('on $store', ({ redis }) => {
     add('Facebook app secret', facebook.appSecret);
     add('Bitbucket client secret', bitbucket.clientSecret);
     add('OAuth2 client secret', oauth2.clientSecret);
+    add('GitHub client secret', github.clientSecret);
     for (const name of ['github', 'acme-azure', 'my-custom-oauth']) add(`${name} connection client_secret`, tenant.connection(name)?.options.client_secret);
     // Every token the provider fakes minted during the run: renewals and rotated refresh tokens included.
-    for (const [name, fake] of Object.entries({ google, facebook, bitbucket, oauth2 })) {
+    for (const [name, fake] of Object.entries({ google, facebook, bitbucket, oauth2, github })) {
       fake.issuedTokens().forEach((token, i) => add(`${name} token #${i}`, token));
     }
     callerTokens.forEach((token, i) => add(`caller token #${i}`, token));
@@ -269,6 +270,8 @@ describe.each(STORES)('on $store', ({ redis }) => {
     } }`,
     );
     h.sandbox.clearFaults();
+    // GitHub: one GraphQL document for the profile and a page of repositories.
+    answers.github = await send(h.main, await callerToken(grace), '{ me { github { profile { login } repositories(first: 2) { edges { node { id } } } } } }');
     // A dead grant (Google refuses Grace's refresh token) and a dead Facebook token (code 190).
     h.sandbox.google.revokeRefreshTokens(SEED_ACCOUNTS.grace.google);
     answers.deadGrant = await send(h.main, await callerToken(grace, 'read:user_idp_tokens'), '{ me { google { accessToken } } }');
@@ -318,6 +321,8 @@ describe.each(STORES)('on $store', ({ redis }) => {
       expect(providers.errors?.[0]?.path).toEqual(['me', 'facebook', 'profile']);
       expect(h.sandbox.google.count('token')).toBeGreaterThanOrEqual(1);
       expect(h.sandbox.bitbucket.count('token')).toBe(1);
+      expect(answers.github?.errors).toBeUndefined();
+      expect(h.sandbox.github.count('graphql')).toBe(1);
       expect(errorCodes(answers.deadGrant!)).toEqual(['REAUTHENTICATION_REQUIRED']);
       expect(errorCodes(answers.deadFacebook!)).toEqual(['REAUTHENTICATION_REQUIRED']);
     });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { retryAfterMs } from './upstream.js';
+import { isRateLimited, retryAfterMs } from './upstream.js';
 
 // retryAfterMs reads a standard Retry-After header (RFC 9110 §10.2.3: delta-seconds or an
 // HTTP-date) into milliseconds. UpstreamClient waits that long before retrying a 429 (when it fits
@@ -63,5 +63,15 @@ describe('retryAfterMs', () => {
 
   it('does not confuse other rate-limit headers with Retry-After', () => {
     expect(retryAfterMs({ 'x-ratelimit-reset': String(NOW / 1000 + 60) })).toBeUndefined();
+  });
+});
+
+describe('isRateLimited', () => {
+  it('is a 429, or a 403 naming a Retry-After (GitHub secondary rate limits)', () => {
+    expect(isRateLimited({ status: 429, headers: {} })).toBe(true);
+    expect(isRateLimited({ status: 403, headers: { 'retry-after': '60' } })).toBe(true);
+    expect(isRateLimited({ status: 403, headers: {} })).toBe(false);
+    expect(isRateLimited({ status: 503, headers: { 'retry-after': '60' } })).toBe(false);
+    expect(isRateLimited({ status: 200, headers: { 'retry-after': '60' } })).toBe(false);
   });
 });

@@ -55,11 +55,11 @@ export interface UpstreamOptions {
   /** Budget for one attempt, headers and body together. */
   timeoutMs: number;
   maxRetries: number;
-  /** The longest single wait this client accepts before retrying a 429. */
+  /** The longest single wait this client accepts before retrying a rate-limited answer. */
   maxRetryWaitMs: number;
   /** Largest body accepted; larger answers fail as unavailable rather than exhausting memory. */
   maxBodyBytes?: number;
-  /** How long a 429 answer asks us to wait, in ms; undefined when it does not say. */
+  /** How long a rate-limited answer (see `isRateLimited`) asks us to wait, in ms; undefined when it does not say. */
   rateLimitWaitMs?: (response: { status: number; headers: Record<string, string | undefined>; body: unknown }) => number | undefined;
   /** Called after every attempt. */
   onAttempt?: (report: AttemptReport) => void;
@@ -180,7 +180,7 @@ export class UpstreamClient {
 
   private retryDelay(response: { status: number; headers: Record<string, string | undefined>; body: unknown }, attempt: number): number | undefined {
     if (RETRYABLE_STATUS.has(response.status)) return backoffMs(attempt);
-    if (response.status !== 429) return undefined;
+    if (!isRateLimited(response)) return undefined;
     const asked = this.options.rateLimitWaitMs?.(response) ?? backoffMs(attempt);
     return asked <= this.options.maxRetryWaitMs ? asked : undefined;
   }
@@ -216,11 +216,19 @@ export class UpstreamClient {
   }
 }
 
-/** How the breaker reads an answer: a 5xx is a failure, a 429 says nothing, anything else shows the upstream alive. */
+/**
+ * Whether an answer says "slow down": a 429, or a 403 naming a Retry-After (GitHub answers its
+ * secondary rate limits so). Both are retried after the wait when it fits the budget.
+ */
+export function isRateLimited(response: { status: number; headers: Record<string, string | undefined> }): boolean {
+  return response.status === 429 || (response.status === 403 && response.headers['retry-after'] !== undefined);
+}
+
+/** How the breaker reads an answer: a 5xx is a failure, a rate limit says nothing, anything else shows the upstream alive. */
 function judge(outcome: CallOutcome): BreakerVerdict {
   if ('error' in outcome) return outcome.verdict;
   if (outcome.response.status >= 500) return 'failure';
-  return outcome.response.status === 429 ? 'neutral' : 'success';
+  return isRateLimited(outcome.response) ? 'neutral' : 'success';
 }
 
 /** Whether waiting `waitMs` still leaves an attempt time before `deadline`. */

@@ -43,11 +43,22 @@ export interface ProviderCallScope {
   upstreamBudget: UpstreamBudget;
 }
 
+/** One request to a provider's API: a GET, or a POST with a body (GitHub's GraphQL endpoint takes a JSON one). */
+export interface ProviderRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** Sent as is, with `contentType`; never holds the token. */
+  body?: string;
+  contentType?: string;
+  /** Safe to send again after a timeout or 5xx (a read); defaults to true for GET. */
+  idempotent?: boolean;
+}
+
 /**
  * Calls one provider's API on behalf of a token subject (an identity). The token comes from the
- * broker and travels only in the Authorization header (never in a URL, so it cannot reach a log
- * through one). A refused token is renewed once and the call retried once; the call counts once
- * against the request's budget. Errors are the gateway's typed errors and name the provider and
+ * broker and travels only in the Authorization header (never in a URL or a body, so it cannot reach
+ * a log through one). A refused token is renewed once and the call retried once; the call counts
+ * once against the request's budget. Errors are the gateway's typed errors and name the provider and
  * connection, never a token. Callers that may ask for the same GET twice in a request deduplicate
  * before calling (the GraphQL layer does, per request).
  */
@@ -56,25 +67,35 @@ export class ProviderApi {
 
   /** GET `url` as `subject`; the parsed JSON body, or null when the provider says it does not exist. */
   async call(scope: ProviderCallScope, subject: TokenSubject, url: string): Promise<unknown> {
+    const response = await this.send(scope, subject, { method: 'GET', url });
+    return response === null ? null : response.body;
+  }
+
+  /**
+   * Sends `request` as `subject`: the whole answer (status, headers, body) when the provider did not
+   * refuse it, or null when it says the thing does not exist. For callers that read more than the
+   * body, such as GitHub's rate-limit headers beside a GraphQL answer.
+   */
+  async send(scope: ProviderCallScope, subject: TokenSubject, request: ProviderRequest): Promise<UpstreamResponse | null> {
     scope.upstreamBudget.spend();
     const { provider, tokens } = this.options;
     const token = await tokens.validAccessToken(subject);
     if (!token) throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'no_token' });
     const sent = [token];
-    let response = await this.send(subject, url, token);
+    let response = await this.deliver(subject, request, token);
     let failure = response.status < 300 ? undefined : this.options.classify(response);
     if (failure?.kind === 'unauthorized') {
       // Renewed only if the store still holds the refused token; a dead grant throws REAUTHENTICATION_REQUIRED.
       const renewed = await tokens.validAccessToken(subject, { rejected: token });
       if (!renewed) throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'no_token' });
       sent.push(renewed);
-      response = await this.send(subject, url, renewed);
+      response = await this.deliver(subject, request, renewed);
       failure = response.status < 300 ? undefined : this.options.classify(response);
       if (failure?.kind === 'unauthorized') {
         throw new ReauthenticationRequiredError(provider, subject.connection, { reason: 'token_refused_after_renewal' });
       }
     }
-    if (!failure) return response.body;
+    if (!failure) return response;
     // Upstream text reaches the caller only without the token we sent (a provider may echo it).
     const scrub = (text: string) => sent.reduce((clean, value) => clean.split(value).join('[redacted]'), text);
     switch (failure.kind) {
@@ -87,14 +108,16 @@ export class ProviderApi {
       case 'misconfigured':
         throw new ConfigurationError(provider, failure.detail);
       default:
-        throw new UpstreamUnavailableError(provider, failure.kind === 'unavailable' ? failure.detail : 'unexpected answer');
+        throw new UpstreamUnavailableError(provider, failure.kind === 'unavailable' ? scrub(failure.detail) : 'unexpected answer');
     }
   }
 
-  private async send(subject: TokenSubject, url: string, token: string): Promise<UpstreamResponse> {
-    const target = new URL(url);
+  private async deliver(subject: TokenSubject, request: ProviderRequest, token: string): Promise<UpstreamResponse> {
+    const target = new URL(request.url);
     await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
-    return this.options.http.send({ method: 'GET', url: target.toString(), headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    return this.options.http.send({ method: request.method, url: target.toString(), headers, body: request.body, idempotent: request.idempotent });
   }
 }
 

@@ -1,5 +1,6 @@
 import { bitbucketConfig } from './bitbucket/config.js';
 import { facebookConfig } from './facebook/config.js';
+import { githubConfig } from './github/config.js';
 import { googleConfig } from './google/config.js';
 import { microsoftConfig } from './microsoft/config.js';
 import { oauth2Config } from './oauth2/config.js';
@@ -15,4 +16,5 @@ export const providerConfigFragments = {
   bitbucket: bitbucketConfig,
   oauth2: oauth2Config,
   microsoft: microsoftConfig,
+  github: githubConfig,
 };

@@ -5,12 +5,13 @@
  */
 import { bitbucket } from './bitbucket/index.js';
 import { facebook } from './facebook/index.js';
+import { github } from './github/index.js';
 import { google } from './google/index.js';
 import { microsoft } from './microsoft/index.js';
 import { oauth2 } from './oauth2/index.js';
 import type { ProviderDefinition } from './provider.js';
 
-export const providers: readonly ProviderDefinition[] = [google, facebook, bitbucket, oauth2, microsoft];
+export const providers: readonly ProviderDefinition[] = [google, facebook, bitbucket, oauth2, microsoft, github];
 
 /** How each provider's tokens are renewed and its users sent back to sign in. */
 export const tokenPolicies = providers.map((provider) => provider.tokenPolicy);

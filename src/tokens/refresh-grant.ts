@@ -8,15 +8,18 @@ export type RefreshOutcome =
   /** The provider refused the refresh token itself: it is dead unless Auth0 holds a newer one. */
   | { kind: 'rejected'; error: string };
 
-// Errors that mean the grant is dead (the user must consent again), per RFC 6749 §5.2 and
-// Microsoft's interaction errors. Anything about the client is the gateway's configuration.
-const GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
-const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type']);
+// Errors that mean the grant is dead (the user must consent again), per RFC 6749 §5.2, Microsoft's
+// interaction errors and GitHub's `bad_refresh_token` (a refresh token that is wrong, expired or
+// already used). Anything about the client is the gateway's configuration (GitHub:
+// `incorrect_client_credentials`).
+const GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required', 'bad_refresh_token']);
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type', 'incorrect_client_credentials']);
 
 /**
  * Sends one refresh-token grant. It is never retried: with rotating refresh tokens a grant whose
  * answer was lost may already have consumed the token, and a blind second try could trip the
  * provider's reuse detection. Failures that are not about the grant throw the contract's errors.
+ * An answer carrying `error` is a refusal whatever its status: GitHub refuses with HTTP 200.
  */
 export async function sendRefreshGrant(http: UpstreamClient, provider: string, endpoint: RefreshEndpoint, refreshToken: string): Promise<RefreshOutcome> {
   if (!endpoint.clientId || !endpoint.clientSecret) {
@@ -31,8 +34,8 @@ export async function sendRefreshGrant(http: UpstreamClient, provider: string, e
     form.set('client_secret', endpoint.clientSecret);
   }
   const response = await http.send({ method: 'POST', url: endpoint.tokenUrl, headers, body: form.toString(), idempotent: false });
-  const body = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Record<string, unknown>;
-  if (response.status === 200 && typeof body.access_token === 'string') {
+  const body = answerFields(response.body, response.headers['content-type']);
+  if (response.status === 200 && typeof body.access_token === 'string' && !body.error) {
     return {
       kind: 'renewed',
       accessToken: body.access_token,
@@ -45,4 +48,14 @@ export async function sendRefreshGrant(http: UpstreamClient, provider: string, e
   if (CLIENT_ERRORS.has(error)) throw new ConfigurationError(provider, `the token endpoint refused the gateway's client (${error})`);
   if (response.status === 429) throw new ProviderRateLimitedError(provider, Math.max(1, Math.ceil((retryAfterMs(response.headers) ?? 1000) / 1000)));
   throw new UpstreamUnavailableError(provider, `the token endpoint answered HTTP ${response.status}${error ? ` (${error})` : ''}`);
+}
+
+/**
+ * The fields of a token endpoint's answer: JSON, or form-encoded (GitHub answers so when the
+ * request's Accept header is not honoured); anything else has none.
+ */
+function answerFields(body: unknown, contentType: string | undefined): Record<string, unknown> {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) return body as Record<string, unknown>;
+  if (typeof body === 'string' && contentType?.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(body));
+  return {};
 }
