@@ -1,4 +1,11 @@
-import { BadUserInputError, ConfigurationError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import {
+  BadUserInputError,
+  ConfigurationError,
+  ProviderPermissionDeniedError,
+  ProviderRateLimitedError,
+  ReauthenticationRequiredError,
+  UpstreamUnavailableError,
+} from '../errors.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
 import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { TokenBroker, TokenSubject } from '../tokens/broker.js';
@@ -14,6 +21,11 @@ export type ProviderFailure =
   | { kind: 'not_found' }
   /** The provider refused the caller's arguments. */
   | { kind: 'bad_request'; message: string }
+  /**
+   * The token is valid but lacks a permission (scope) the call needs: neither a renewal nor a new
+   * sign-in asking for the same scopes changes that, so the field fails with PROVIDER_PERMISSION_DENIED.
+   */
+  | { kind: 'permission_denied'; detail: string }
   /** The provider refused the gateway's own setup (e.g. a wrong app secret proof). */
   | { kind: 'misconfigured'; detail: string }
   /** Anything else: timeouts, 5xx, withdrawn endpoints. */
@@ -29,6 +41,8 @@ export interface ProviderApiDefinition {
   sign?: (request: { url: URL; accessToken: string; connection: string }, deps: PolicyDeps) => Promise<void>;
   /** Largest answer accepted (default 5 MiB); a larger one is UPSTREAM_UNAVAILABLE. */
   maxBodyBytes?: number;
+  /** Request headers the provider wants on every call besides authorization and accept (Microsoft Graph's `Prefer`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A definition with what the gateway gives it: the HTTP client, the token broker, config and connections. */
@@ -84,6 +98,8 @@ export class ProviderApi {
         throw new ProviderRateLimitedError(provider, failure.retryAfter);
       case 'bad_request':
         throw new BadUserInputError(`${provider} refused the request: ${scrub(failure.message)}`, { provider });
+      case 'permission_denied':
+        throw new ProviderPermissionDeniedError(provider, subject.connection, scrub(failure.detail));
       case 'misconfigured':
         throw new ConfigurationError(provider, failure.detail);
       default:
@@ -94,7 +110,7 @@ export class ProviderApi {
   private async send(subject: TokenSubject, url: string, token: string): Promise<UpstreamResponse> {
     const target = new URL(url);
     await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
-    return this.options.http.send({ method: 'GET', url: target.toString(), headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    return this.options.http.send({ method: 'GET', url: target.toString(), headers: { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' } });
   }
 }
 
