@@ -1,6 +1,7 @@
 import { FakeBitbucket } from './bitbucket.js';
 import { FakeFacebook } from './facebook.js';
 import { FakeGoogle } from './google.js';
+import { FakeMicrosoft } from './microsoft.js';
 import { FakeOAuth2 } from './oauth2.js';
 import { seedSandbox, type SeededUsers } from './seed.js';
 import { FakeTenant, type TenantOptions } from './tenant.js';
@@ -28,6 +29,8 @@ export interface Sandbox {
   facebook: FakeFacebook;
   bitbucket: FakeBitbucket;
   oauth2: FakeOAuth2;
+  /** Microsoft Graph and the identity platform's token endpoint. */
+  microsoft: FakeMicrosoft;
   /** Undefined when started with `seed: false`. */
   users: SeededUsers | undefined;
   /** Gateway configuration pointing at the fakes; provider app credentials come from the Auth0 connections instead. */
@@ -45,7 +48,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const facebook = new FakeFacebook();
   const bitbucket = new FakeBitbucket({ mode: options.bitbucketMode ?? 'rotating' });
   const oauth2 = new FakeOAuth2();
-  const servers = [tenant, google, facebook, bitbucket, oauth2];
+  const microsoft = new FakeMicrosoft();
+  const servers = [tenant, google, facebook, bitbucket, oauth2, microsoft];
   const close = async (): Promise<void> => {
     await Promise.all(servers.map((server) => server.close()));
   };
@@ -56,15 +60,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await close();
     throw error;
   }
-  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2 });
+  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2, microsoft });
   return {
     tenant,
     google,
     facebook,
     bitbucket,
     oauth2,
+    microsoft,
     users,
-    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2 }),
+    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2, microsoft }),
     resetCounters: () => servers.forEach((server) => server.resetCounters()),
     clearFaults: () => servers.forEach((server) => server.clearFaults()),
     close,
@@ -72,7 +77,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 /** The gateway's environment variables for running fakes (origins are known only after `listen`). */
-export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2'>): Record<string, string> {
+export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2' | 'microsoft'>): Record<string, string> {
   return {
     AUTH0_DOMAIN: parts.tenant.origin,
     AUTH0_AUDIENCE: parts.tenant.audience,
@@ -83,6 +88,8 @@ export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook'
     FACEBOOK_GRAPH_URL: `${parts.facebook.origin}/v26.0`,
     BITBUCKET_API_URL: `${parts.bitbucket.origin}/2.0`,
     BITBUCKET_TOKEN_URL: `${parts.bitbucket.origin}/site/oauth2/access_token`,
+    MICROSOFT_GRAPH_URL: `${parts.microsoft.origin}/v1.0`,
+    MICROSOFT_LOGIN_URL: parts.microsoft.origin,
     OAUTH2_CONNECTIONS: JSON.stringify({ 'my-custom-oauth': { apiUrl: `${parts.oauth2.origin}/api` } }),
   };
 }

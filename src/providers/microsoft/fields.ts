@@ -3,7 +3,7 @@ import { builder } from '../../graphql/builder.js';
 import { upstreamCalls } from '../../graphql/cost.js';
 import type { GatewayContext } from '../../graphql/context.js';
 import { providerGet, type IdentityParent } from '../../graphql/identity.js';
-import { connectionType, paginate, type ProviderPage } from '../../graphql/pagination.js';
+import { connectionType, paginate, type ConnectionShape, type ProviderPage } from '../../graphql/pagination.js';
 import { defineProviderIdentity } from '../../graphql/provider-identity.js';
 import { graphInstant, microsoftApi, type GraphDateTimeTimeZone } from './api.js';
 import { graphListUrl, readNextLink } from './paging.js';
@@ -157,7 +157,7 @@ builder.objectFields(MicrosoftIdentity, (t) => ({
       first: t.arg.int({ defaultValue: 10, description: `How many events (at most ${MAX_PAGE_SIZE}).` }),
       after: t.arg.string({ description: 'Continue after this cursor.' }),
     },
-    resolve: (parent, args, context) => paginate(EVENTS.field, args, MAX_PAGE_SIZE, (token, size) => graphPage<EventBody>(context, parent, EVENTS, token, size)),
+    resolve: (parent, args, context) => graphListing<EventBody>(context, parent, EVENTS, args),
   }),
   messages: t.field({
     extensions: upstreamCalls(),
@@ -168,8 +168,7 @@ builder.objectFields(MicrosoftIdentity, (t) => ({
       first: t.arg.int({ defaultValue: 10, description: `How many messages (at most ${MAX_PAGE_SIZE}).` }),
       after: t.arg.string({ description: 'Continue after this cursor.' }),
     },
-    resolve: (parent, args, context) =>
-      paginate(MESSAGES.field, args, MAX_PAGE_SIZE, (token, size) => graphPage<MessageBody>(context, parent, MESSAGES, token, size)),
+    resolve: (parent, args, context) => graphListing<MessageBody>(context, parent, MESSAGES, args),
   }),
   driveItems: t.field({
     extensions: upstreamCalls(),
@@ -180,8 +179,7 @@ builder.objectFields(MicrosoftIdentity, (t) => ({
       first: t.arg.int({ defaultValue: 10, description: `How many drive items (at most ${MAX_PAGE_SIZE}).` }),
       after: t.arg.string({ description: 'Continue after this cursor.' }),
     },
-    resolve: (parent, args, context) =>
-      paginate(DRIVE_ITEMS.field, args, MAX_PAGE_SIZE, (token, size) => graphPage<DriveItemBody>(context, parent, DRIVE_ITEMS, token, size)),
+    resolve: (parent, args, context) => graphListing<DriveItemBody>(context, parent, DRIVE_ITEMS, args),
   }),
 }));
 
@@ -199,6 +197,24 @@ async function graphGet(context: GatewayContext, parent: IdentityParent, url: st
   }
 }
 
+/** Thrown by a page fetch when Graph says the listing does not exist (404 on its first page). */
+class ListingNotFound extends Error {}
+
+/** A listing as a Relay connection; null when Graph answers 404 for its first page (e.g. no OneDrive). */
+async function graphListing<T>(
+  context: GatewayContext,
+  parent: IdentityParent,
+  listing: Listing,
+  args: { first?: number | null; after?: string | null },
+): Promise<ConnectionShape<T> | null> {
+  try {
+    return await paginate(listing.field, args, MAX_PAGE_SIZE, (token, size) => graphPage<T>(context, parent, listing, token, size));
+  } catch (error) {
+    if (error instanceof ListingNotFound) return null;
+    throw error;
+  }
+}
+
 // Pages whose refused nextLink was already logged: a page deduplicated within a request is one event.
 const reportedPages = new WeakSet<object>();
 
@@ -210,7 +226,11 @@ const reportedPages = new WeakSet<object>();
 async function graphPage<T>(context: GatewayContext, parent: IdentityParent, listing: Listing, token: string | undefined, size: number): Promise<ProviderPage<T>> {
   const url = graphListUrl(graphUrl(context), listing.path, listing.select, size, token);
   const body = (await graphGet(context, parent, url, listing.permission)) as CollectionBody<T> | null;
-  if (!body) return { items: [] };
+  if (!body) {
+    // A later page that is gone (the listing shrank) is simply the end.
+    if (token !== undefined) return { items: [] };
+    throw new ListingNotFound();
+  }
   const next = readNextLink(body['@odata.nextLink'], graphUrl(context));
   if (next.kind === 'refused' && !reportedPages.has(body)) {
     reportedPages.add(body);
