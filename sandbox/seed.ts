@@ -62,7 +62,7 @@ export interface SeededUsers {
   accounts: typeof SEED_ACCOUNTS;
   tokens: {
     ada: { google: IssuedTokens; facebook: IssuedTokens; bitbucket: IssuedTokens; oauth2: IssuedTokens };
-    /** Grace's Google access token is already expired (its refresh token works); GitHub's never expires. */
+    /** Grace's Google and Microsoft access tokens are already expired (their refresh tokens work); GitHub's never expires. */
     grace: { google: IssuedTokens; github: { access_token: string }; microsoft: IssuedTokens };
     margaret: { facebook: IssuedTokens };
     alan: { bitbucket: IssuedTokens };
@@ -581,11 +581,11 @@ function issueSeedTokens(parts: SeedParts): SeededUsers['tokens'] {
       bitbucket: parts.bitbucket.issueTokens(a.ada.bitbucket),
       oauth2: parts.oauth2.issueTokens(a.ada.oauth2),
     },
-    // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while its refresh token still works.
+    // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while their refresh tokens still work.
     grace: {
       google: parts.google.issueTokens(a.grace.google, { expiresIn: 3599 - 7200 }),
       github: { access_token: `gho_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'A').slice(0, 36)}` },
-      microsoft: parts.microsoft.issueTokens(a.grace.microsoft),
+      microsoft: parts.microsoft.issueTokens(a.grace.microsoft, { expiresIn: 3599 - 7200 }),
     },
     margaret: { facebook: parts.facebook.issueTokens(a.margaret.facebook) },
     alan: { bitbucket: parts.bitbucket.issueTokens(a.alan.bitbucket) },
