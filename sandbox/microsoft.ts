@@ -135,6 +135,11 @@ export class FakeMicrosoft extends ProviderSimulator<MicrosoftAccount, 'id'> {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly options: { nextLinkBase?: string };
+  /**
+   * Every refresh grant that took effect: the refresh token presented and the one returned. The old
+   * one stays valid, so only this shows whether a client keeps the newest (tests compare them).
+   */
+  readonly refreshes: { presented: string; returned: string }[] = [];
   /** The `Prefer` header of every Graph request, in order ('' when absent). */
   readonly preferHeaders: string[] = [];
   /** Delegated permissions per issued token (access and refresh). */
@@ -205,6 +210,7 @@ export class FakeMicrosoft extends ProviderSimulator<MicrosoftAccount, 'id'> {
     const refresh_token = this.book.issueRefresh(record.accountId, record.family);
     this.grants.set(access_token, permissions);
     this.grants.set(refresh_token, permissions);
+    this.refreshes.push({ presented: form.refresh_token ?? '', returned: refresh_token });
     const scope = permissions.map((p) => `https://graph.microsoft.com/${p}`).join(' ');
     return {
       status: 200,
