@@ -123,7 +123,19 @@ const PROPERTIES = {
   event: ['id', 'subject', 'start', 'end', 'webLink', 'bodyPreview', 'organizer', 'isAllDay', 'location', 'createdDateTime', 'lastModifiedDateTime'],
   message: ['id', 'subject', 'from', 'receivedDateTime', 'isRead', 'bodyPreview', 'sender', 'toRecipients', 'hasAttachments', 'importance', 'webLink'],
   driveItem: ['id', 'name', 'size', 'lastModifiedDateTime', 'webUrl', 'folder', 'file', 'createdDateTime', 'parentReference', 'eTag'],
-  user: ['id', 'displayName', 'mail', 'userPrincipalName', 'givenName', 'surname', 'jobTitle', 'businessPhones', 'mobilePhone', 'officeLocation', 'preferredLanguage'],
+  user: [
+    'id',
+    'displayName',
+    'mail',
+    'userPrincipalName',
+    'givenName',
+    'surname',
+    'jobTitle',
+    'businessPhones',
+    'mobilePhone',
+    'officeLocation',
+    'preferredLanguage',
+  ],
 } as const;
 
 /**
@@ -196,13 +208,23 @@ export class FakeMicrosoft extends ProviderSimulator<MicrosoftAccount, 'id'> {
       return aadError(400, 'unauthorized_client', 700016, `Application with identifier '${form.client_id ?? ''}' was not found in the directory.`);
     }
     if (form.client_secret !== this.clientSecret) {
-      return aadError(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.');
+      return aadError(
+        401,
+        'invalid_client',
+        7000215,
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.',
+      );
     }
     if (form.grant_type !== 'refresh_token') return aadError(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     const record = this.book.refreshRecord(form.refresh_token ?? '');
     if (!record) return aadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
     if (record.revoked) {
-      return aadError(400, 'invalid_grant', 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.");
+      return aadError(
+        400,
+        'invalid_grant',
+        50173,
+        'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.',
+      );
     }
     const permissions = this.grants.get(form.refresh_token ?? '') ?? [];
     // A new refresh token every time; the presented one is NOT revoked (both stay valid).
@@ -226,7 +248,8 @@ export class FakeMicrosoft extends ProviderSimulator<MicrosoftAccount, 'id'> {
     const check = this.book.checkAccess(token);
     const refused = (message: string) =>
       graphError(401, 'InvalidAuthenticationToken', message, {
-        'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
+        'WWW-Authenticate':
+          'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
       });
     if (check.state === 'missing') return refused('Access token is empty.');
     if (check.state === 'unknown') return refused('CompactToken parsing failed with error code: 80049217');

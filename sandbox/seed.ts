@@ -215,7 +215,20 @@ function microsoftAccount(id: string, today: number) {
       toRecipients: [{ emailAddress: { name: 'Grace Hopper', address: 'grace@acme.example' } }],
     };
   });
-  const names = ['Documents', 'Pictures', 'Talks', 'nanosecond.pdf', 'COBOL-60.docx', 'bug-log-1947.jpg', 'Budget.xlsx', 'flow-matic.txt', 'lecture.pptx', 'notes.md', 'univac.png', 'readme.txt'];
+  const names = [
+    'Documents',
+    'Pictures',
+    'Talks',
+    'nanosecond.pdf',
+    'COBOL-60.docx',
+    'bug-log-1947.jpg',
+    'Budget.xlsx',
+    'flow-matic.txt',
+    'lecture.pptx',
+    'notes.md',
+    'univac.png',
+    'readme.txt',
+  ];
   const driveItems = names.map((name, i): GraphDriveItem => {
     const itemId = `01BYE5RZ${digest(name).slice(0, 26).toUpperCase()}`;
     const kind = i < 3 ? { folder: { childCount: 4 - i } } : { file: { mimeType: 'application/octet-stream' } };

@@ -28,7 +28,10 @@ beforeEach(() => {
 
 const fake = () => h.sandbox.microsoft;
 const account = () => fake().account(SEED_ACCOUNTS.grace.microsoft)!;
-const graphRequests = (from: number) => fake().requests.slice(from).filter((request) => request.route !== 'token');
+const graphRequests = (from: number) =>
+  fake()
+    .requests.slice(from)
+    .filter((request) => request.route !== 'token');
 
 /** Runs a selection under `me { microsoft { … } }` as `caller`. */
 function microsoft<T>(caller: string, selection: string, variables?: Record<string, unknown>): Promise<Ms<T>> {
@@ -42,10 +45,14 @@ async function pageToEnd<T>(field: string, nodeSelection: string, first: number)
   const nodes: T[] = [];
   let after: string | null = null;
   for (let pages = 1; pages <= 20; pages++) {
-    const answer: Ms<Record<string, Connection<T>>> = await microsoft(grace, `${field}(first: $first, after: $after) { edges { node { ${nodeSelection} } } pageInfo { hasNextPage endCursor } }`, {
-      first,
-      after,
-    });
+    const answer: Ms<Record<string, Connection<T>>> = await microsoft(
+      grace,
+      `${field}(first: $first, after: $after) { edges { node { ${nodeSelection} } } pageInfo { hasNextPage endCursor } }`,
+      {
+        first,
+        after,
+      },
+    );
     expect(answer.errors).toBeUndefined();
     const connection = answer.data!.me.microsoft[field]!;
     nodes.push(...connection.edges.map((edge) => edge.node));
@@ -58,7 +65,15 @@ async function pageToEnd<T>(field: string, nodeSelection: string, first: number)
 /** A user with a working acme-azure identity holding `permissions`; its Auth0 record is fresh. */
 function addMicrosoftUser(name: string, permissions: readonly string[], expiresIn = 3599): { userId: string; accountId: string } {
   const accountId = `00000000-0000-4000-8000-${name.padStart(12, '0').slice(-12)}`;
-  fake().addAccount({ id: accountId, displayName: name, mail: `${name}@acme.example`, userPrincipalName: `${name}@acme.onmicrosoft.com`, events: [], messages: [], driveItems: [] });
+  fake().addAccount({
+    id: accountId,
+    displayName: name,
+    mail: `${name}@acme.example`,
+    userPrincipalName: `${name}@acme.onmicrosoft.com`,
+    events: [],
+    messages: [],
+    driveItems: [],
+  });
   const tokens = fake().issueTokens(accountId, { permissions, expiresIn });
   const userId = `waad|${name}@acme.example`;
   const user = rawUser(userId, {
@@ -104,7 +119,11 @@ describe('events', () => {
   it('pages with $skip to the end, times in UTC as DateTimes, asking Graph for UTC', async () => {
     const from = fake().requests.length;
     const prefers = fake().preferHeaders.length;
-    const { nodes, pages } = await pageToEnd<{ id: string; subject: string; start: string; end: string; webLink: string }>('events', 'id subject start end webLink', 5);
+    const { nodes, pages } = await pageToEnd<{ id: string; subject: string; start: string; end: string; webLink: string }>(
+      'events',
+      'id subject start end webLink',
+      5,
+    );
     const stored = account().events!;
     expect(nodes).toEqual(stored.map(({ id, subject, start, end, webLink }) => ({ id, subject, start, end, webLink })));
     expect(pages).toBe(3);
@@ -119,10 +138,18 @@ describe('events', () => {
   it('resumes after a cursor in the middle of a page', async () => {
     const first = await microsoft<{ events: Connection<{ id: string }> }>(grace, 'events(first: 4) { edges { cursor node { id } } }');
     const cursor = first.data!.me.microsoft.events.edges[1]!.cursor;
-    const next = await microsoft<{ events: Connection<{ id: string }> }>(grace, 'events(first: 3, after: $after) { edges { node { id } } pageInfo { hasNextPage } }', {
-      after: cursor,
-    });
-    expect(next.data!.me.microsoft.events.edges.map((edge) => edge.node.id)).toEqual(account().events!.slice(2, 5).map((event) => event.id));
+    const next = await microsoft<{ events: Connection<{ id: string }> }>(
+      grace,
+      'events(first: 3, after: $after) { edges { node { id } } pageInfo { hasNextPage } }',
+      {
+        after: cursor,
+      },
+    );
+    expect(next.data!.me.microsoft.events.edges.map((edge) => edge.node.id)).toEqual(
+      account()
+        .events!.slice(2, 5)
+        .map((event) => event.id),
+    );
     expect(next.data!.me.microsoft.events.pageInfo.hasNextPage).toBe(true);
   });
 });
@@ -137,7 +164,13 @@ describe('messages', () => {
     );
     const expected = [...account().messages!].sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime));
     expect(nodes).toEqual(
-      expected.map((m) => ({ id: m.id, subject: m.subject, from: m.from.emailAddress.address, receivedDateTime: new Date(m.receivedDateTime).toISOString(), isRead: m.isRead })),
+      expected.map((m) => ({
+        id: m.id,
+        subject: m.subject,
+        from: m.from.emailAddress.address,
+        receivedDateTime: new Date(m.receivedDateTime).toISOString(),
+        isRead: m.isRead,
+      })),
     );
     expect(pages).toBe(2);
     const urls = graphRequests(from).map((request) => request.url);
@@ -178,7 +211,9 @@ describe('driveItems', () => {
   it('refuses a cursor of another field before calling Graph', async () => {
     const events = await microsoft<{ events: Connection<unknown> }>(grace, 'events(first: 2) { pageInfo { endCursor } }');
     const from = fake().requests.length;
-    const answer = await microsoft(grace, 'driveItems(after: $after) { edges { node { id } } }', { after: events.data!.me.microsoft.events.pageInfo.endCursor });
+    const answer = await microsoft(grace, 'driveItems(after: $after) { edges { node { id } } }', {
+      after: events.data!.me.microsoft.events.pageInfo.endCursor,
+    });
     expect(errorCodes(answer)).toEqual(['BAD_USER_INPUT']);
     expect(fake().requests.length).toBe(from);
   });
@@ -219,14 +254,21 @@ describe('a refused token (401 InvalidAuthenticationToken)', () => {
     expect(answer.data?.me.microsoft.profile.mail).toBe('grace@acme.example');
     expect(fake().count('token') - tokens).toBe(1);
     expect(fake().count('me') - me).toBe(2);
-    expect(fake().requests.filter((request) => request.route === 'token').at(-1)?.url).toBe('/acme.onmicrosoft.com/oauth2/v2.0/token');
+    expect(
+      fake()
+        .requests.filter((request) => request.route === 'token')
+        .at(-1)?.url,
+    ).toBe('/acme.onmicrosoft.com/oauth2/v2.0/token');
   });
 
   it('is REAUTHENTICATION_REQUIRED when Graph refuses the renewed token too; other fields still arrive', async () => {
     const refused = graphError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.');
     fake().injectFault('me', { status: 401, body: refused.body, times: 2 });
     const tokens = fake().count('token');
-    const answer = await microsoft<{ profile: null; driveItems: Connection<unknown> }>(grace, 'profile { mail } driveItems(first: 1) { edges { node { id } } }');
+    const answer = await microsoft<{ profile: null; driveItems: Connection<unknown> }>(
+      grace,
+      'profile { mail } driveItems(first: 1) { edges { node { id } } }',
+    );
     expect(errorCodes(answer)).toEqual(['REAUTHENTICATION_REQUIRED']);
     expect(answer.errors?.[0]).toMatchObject({ path: ['me', 'microsoft', 'profile'], extensions: { connection: 'acme-azure' } });
     expect(answer.data?.me.microsoft.driveItems.edges).toHaveLength(1);
@@ -284,7 +326,10 @@ describe('a missing delegated permission (403)', () => {
     const { userId } = addMicrosoftUser('mary', ['User.Read', 'Calendars.ReadBasic']);
     const caller = await h.token(userId);
     const tokens = fake().count('token');
-    const answer = await microsoft<Record<string, unknown>>(caller, 'profile { mail } events { edges { node { id } } } messages { edges { node { id } } } driveItems { edges { node { id } } }');
+    const answer = await microsoft<Record<string, unknown>>(
+      caller,
+      'profile { mail } events { edges { node { id } } } messages { edges { node { id } } } driveItems { edges { node { id } } }',
+    );
     expect(errorCodes(answer)).toEqual(['PROVIDER_PERMISSION_DENIED', 'PROVIDER_PERMISSION_DENIED']);
     const byField = Object.fromEntries((answer.errors ?? []).map((error) => [error.path?.at(-1), error.extensions]));
     expect(byField).toEqual({
@@ -298,7 +343,12 @@ describe('a missing delegated permission (403)', () => {
   it('names User.Read for /me (Authorization_RequestDenied)', async () => {
     const caller = await h.token(addMicrosoftUser('edsger', ['Mail.ReadBasic']).userId);
     const answer = await microsoft(caller, 'profile { mail }');
-    expect(answer.errors?.[0]?.extensions).toEqual({ code: 'PROVIDER_PERMISSION_DENIED', provider: 'waad', connection: 'acme-azure', requiredPermission: 'User.Read' });
+    expect(answer.errors?.[0]?.extensions).toEqual({
+      code: 'PROVIDER_PERMISSION_DENIED',
+      provider: 'waad',
+      connection: 'acme-azure',
+      requiredPermission: 'User.Read',
+    });
   });
 });
 
@@ -332,9 +382,9 @@ describe('secrets', () => {
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', `${h.env.REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
         cursor = next;
-        for (const key of keys) stored.push(key, (await redis.type(key)) === 'string' ? ((await redis.get(key)) ?? '') : JSON.stringify(await redis.hgetall(key)));
-      }
-      while (cursor !== '0');
+        for (const key of keys)
+          stored.push(key, (await redis.type(key)) === 'string' ? ((await redis.get(key)) ?? '') : JSON.stringify(await redis.hgetall(key)));
+      } while (cursor !== '0');
     } finally {
       redis.disconnect();
     }

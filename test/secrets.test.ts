@@ -272,7 +272,11 @@ describe.each(STORES)('on $store', ({ redis }) => {
     // Microsoft: Grace's expired token is renewed (a new refresh token each time), Graph refuses the
     // renewed one once, so it is renewed again; a throttled listing fails alone.
     h.sandbox.microsoft.injectFault('me', { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' } } });
-    h.sandbox.microsoft.injectFault('messages', { status: 429, headers: { 'retry-after': '60' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } } });
+    h.sandbox.microsoft.injectFault('messages', {
+      status: 429,
+      headers: { 'retry-after': '60' },
+      body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } },
+    });
     answers.microsoft = await send(h.main, await callerToken(grace), '{ me { microsoft { profile { mail } messages { edges { node { id } } } } } }');
     h.sandbox.clearFaults();
     // A dead grant (Google refuses Grace's refresh token) and a dead Facebook token (code 190).

@@ -110,7 +110,11 @@ export class ProviderApi {
   private async send(subject: TokenSubject, url: string, token: string): Promise<UpstreamResponse> {
     const target = new URL(url);
     await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
-    return this.options.http.send({ method: 'GET', url: target.toString(), headers: { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' } });
+    return this.options.http.send({
+      method: 'GET',
+      url: target.toString(),
+      headers: { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' },
+    });
   }
 }
 

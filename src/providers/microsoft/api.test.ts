@@ -33,14 +33,21 @@ describe('microsoftApi.classify', () => {
   });
 
   it('is unauthorized for any 401 (InvalidAuthenticationToken, whatever the message)', () => {
-    for (const message of ['Access token is empty.', 'Lifetime validation failed, the token is expired.', 'CompactToken parsing failed with error code: 80049217']) {
+    for (const message of [
+      'Access token is empty.',
+      'Lifetime validation failed, the token is expired.',
+      'CompactToken parsing failed with error code: 80049217',
+    ]) {
       expect(classify(response(401, graphError('InvalidAuthenticationToken', message)))).toEqual({ kind: 'unauthorized' });
     }
     expect(classify(response(401, ''))).toEqual({ kind: 'unauthorized' });
   });
 
   it('is rate_limited for a 429 with its Retry-After, 10 s without one', () => {
-    expect(classify(response(429, graphError('TooManyRequests', 'Too many requests.'), { 'retry-after': '37' }))).toEqual({ kind: 'rate_limited', retryAfter: 37 });
+    expect(classify(response(429, graphError('TooManyRequests', 'Too many requests.'), { 'retry-after': '37' }))).toEqual({
+      kind: 'rate_limited',
+      retryAfter: 37,
+    });
     expect(classify(response(429, graphError('activityLimitReached', 'throttled')))).toEqual({ kind: 'rate_limited', retryAfter: 10 });
   });
 
@@ -94,7 +101,14 @@ describe('graphInstant', () => {
 
   it('is null for another zone (never a guess) and for anything unreadable', () => {
     expect(graphInstant({ dateTime: '2026-12-01T09:00:00.0000000', timeZone: 'Pacific Standard Time' })).toBeNull();
-    for (const time of [undefined, null, {}, { dateTime: '2026-12-01', timeZone: 'UTC' }, { dateTime: '2026-13-01T09:00:00', timeZone: 'UTC' }, { dateTime: 5, timeZone: 'UTC' }]) {
+    for (const time of [
+      undefined,
+      null,
+      {},
+      { dateTime: '2026-12-01', timeZone: 'UTC' },
+      { dateTime: '2026-13-01T09:00:00', timeZone: 'UTC' },
+      { dateTime: 5, timeZone: 'UTC' },
+    ]) {
       expect(graphInstant(time as never), JSON.stringify(time)).toBeNull();
     }
   });

@@ -74,7 +74,12 @@ interface Listing {
 const MAX_PAGE_SIZE = 100;
 
 const PROFILE = { path: '/me', select: ['id', 'displayName', 'mail', 'userPrincipalName'], permission: 'User.Read' } as const;
-const EVENTS: Listing = { field: 'microsoft.events', path: '/me/events', select: ['id', 'subject', 'start', 'end', 'webLink'], permission: 'Calendars.ReadBasic' };
+const EVENTS: Listing = {
+  field: 'microsoft.events',
+  path: '/me/events',
+  select: ['id', 'subject', 'start', 'end', 'webLink'],
+  permission: 'Calendars.ReadBasic',
+};
 const MESSAGES: Listing = {
   field: 'microsoft.messages',
   path: '/me/messages',
@@ -127,7 +132,12 @@ const MicrosoftDriveItem = builder.objectRef<DriveItemBody>('MicrosoftDriveItem'
     id: t.exposeID('id', { description: 'The drive item id.' }),
     name: t.exposeString('name', { description: 'The file or folder name.' }),
     size: t.float({ nullable: true, description: 'Size in bytes (a folder: of everything in it).', resolve: (i) => i.size ?? null }),
-    lastModifiedDateTime: t.field({ type: 'DateTime', nullable: true, description: 'When it was last modified.', resolve: (i) => i.lastModifiedDateTime ?? null }),
+    lastModifiedDateTime: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was last modified.',
+      resolve: (i) => i.lastModifiedDateTime ?? null,
+    }),
     webUrl: t.string({ nullable: true, description: 'Link to it in OneDrive on the web.', resolve: (i) => i.webUrl ?? null }),
     isFolder: t.boolean({ description: 'Whether it is a folder.', resolve: (i) => Boolean(i.folder) }),
   }),
@@ -223,7 +233,13 @@ const reportedPages = new WeakSet<object>();
  * under MICROSOFT_GRAPH_URL; any other link ends the listing and is logged once, without its query
  * (a skip token may identify the user's data).
  */
-async function graphPage<T>(context: GatewayContext, parent: IdentityParent, listing: Listing, token: string | undefined, size: number): Promise<ProviderPage<T>> {
+async function graphPage<T>(
+  context: GatewayContext,
+  parent: IdentityParent,
+  listing: Listing,
+  token: string | undefined,
+  size: number,
+): Promise<ProviderPage<T>> {
   const url = graphListUrl(graphUrl(context), listing.path, listing.select, size, token);
   const body = (await graphGet(context, parent, url, listing.permission)) as CollectionBody<T> | null;
   if (!body) {

@@ -34,7 +34,11 @@ describe('readNextLink', () => {
   });
 
   it('refuses a link on the same origin outside the base path', () => {
-    for (const link of [`https://graph.microsoft.com/beta/me/messages?$skip=1`, `https://graph.microsoft.com/v1.0x/me?$skip=1`, `https://graph.microsoft.com/v1.0?$skip=1`]) {
+    for (const link of [
+      `https://graph.microsoft.com/beta/me/messages?$skip=1`,
+      `https://graph.microsoft.com/v1.0x/me?$skip=1`,
+      `https://graph.microsoft.com/v1.0?$skip=1`,
+    ]) {
       expect(readNextLink(link, GRAPH), link).toMatchObject({ kind: 'refused', reason: 'outside_graph_url' });
     }
     expect(readNextLink('https://user:pw@graph.microsoft.com/v1.0/me/messages?$skip=1', GRAPH)).toMatchObject({ kind: 'refused' });
@@ -65,7 +69,18 @@ describe('skipParameter', () => {
   });
 
   it('refuses anything else as the caller’s error', () => {
-    for (const token of ['', 'skip=10', '$skip=', '$skip=1.5', '$skip=-2', '$top=5', '$skiptoken=', `$skiptoken=${'x'.repeat(5000)}`, '$skiptoken=a\nb', 'https://evil.example/']) {
+    for (const token of [
+      '',
+      'skip=10',
+      '$skip=',
+      '$skip=1.5',
+      '$skip=-2',
+      '$top=5',
+      '$skiptoken=',
+      `$skiptoken=${'x'.repeat(5000)}`,
+      '$skiptoken=a\nb',
+      'https://evil.example/',
+    ]) {
       expect(() => skipParameter(token), token).toThrow(BadUserInputError);
     }
   });

@@ -23,6 +23,8 @@ const SKIP_PARAMETERS = ['$skiptoken', '$skip'] as const;
 // A skip token is Graph's opaque text; anything longer is not one Graph made.
 const MAX_SKIP_TOKEN_LENGTH = 4096;
 const SKIP = /^(0|[1-9]\d{0,8})$/;
+// Graph's skip tokens are printable ASCII (base64-like); nothing else is sent as one.
+const PRINTABLE = /^[\x21-\x7e]+$/;
 
 /**
  * Reads a page's `@odata.nextLink` against the configured Graph base URL: followed only when it has
@@ -72,5 +74,5 @@ export function graphListUrl(graphUrl: string, path: string, select: readonly st
 
 function isSkipValue(name: string, value: string): boolean {
   if (name === '$skip') return SKIP.test(value);
-  return value.length > 0 && value.length <= MAX_SKIP_TOKEN_LENGTH && !/[\u0000-\u001f\u007f]/.test(value);
+  return value.length <= MAX_SKIP_TOKEN_LENGTH && PRINTABLE.test(value);
 }
