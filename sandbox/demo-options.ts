@@ -49,18 +49,26 @@ query Me {
 export const DEMO_PARTNER_QUERY = `# The partner token (machine to machine), in this tab's
 # Headers, may read any user. The ids in Variables are
 # one batch: an unknown id is null in its place.
+# Grace has a linked Microsoft (acme-azure) account.
 query Partner($ids: [ID!]!) {
   users(ids: $ids) {
     id
     name
     email
     google { token { state } }
+    microsoft {
+      profile { displayName mail }
+      messages(first: 3) {
+        edges { node { subject from receivedDateTime } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
   }
 }
 `;
 
 /**
- * The partner query's variables: Ada (a valid Google token), Grace (expired, renewable), Katherine
+ * The partner query's variables: Ada (a valid Google token), Grace (expired Google and Microsoft tokens, renewable), Katherine
  * (expired, and Google has revoked her grant: the first use of it makes it REAUTHENTICATION_REQUIRED)
  * and an id nobody has.
  */

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { DEMO_PARTNER_QUERY, DEMO_PARTNER_VARIABLES, DEMO_SCOPES } from '../sandbox/demo-options.js';
 import { SEED_ACCOUNTS, SEED_USERS } from '../sandbox/index.js';
 import { GRAPH_PERMISSIONS, graphError, throttled } from '../sandbox/microsoft.js';
 import { errorCodes, rawUser, startHarness, type GraphQLAnswer, type Harness } from './helpers/harness.js';
@@ -112,6 +113,25 @@ describe('profile', () => {
     expect(answer).toMatchObject({ data: { me: { microsoft: null } } });
     const mine = await microsoft<{ provider: string; connection: string; userId: string }>(grace, 'provider connection userId');
     expect(mine.data?.me.microsoft).toEqual({ provider: 'waad', connection: 'acme-azure', userId: SEED_ACCOUNTS.grace.microsoft });
+  });
+});
+
+describe('the demo', () => {
+  it("shows Grace's Microsoft profile and newest messages in the partner tab, null for users without a Microsoft account", async () => {
+    const partner = await h.token('demo-partner@clients', DEMO_SCOPES.partner);
+    const answer = await h.query<{ users: ({ id: string; microsoft: { profile: { mail: string }; messages: Connection<{ from: string }> } | null } | null)[] }>(
+      partner,
+      DEMO_PARTNER_QUERY,
+      DEMO_PARTNER_VARIABLES,
+    );
+    expect(answer.errors).toBeUndefined();
+    const users = answer.data!.users;
+    expect(users.map((user) => user?.id)).toEqual(DEMO_PARTNER_VARIABLES.ids.map((id) => (id === 'auth0|nobody' ? undefined : id)));
+    const graces = users.find((user) => user?.id === SEED_USERS.grace)!.microsoft!;
+    expect(graces.profile.mail).toBe('grace@acme.example');
+    expect(graces.messages.edges).toHaveLength(3);
+    expect(graces.messages.pageInfo.hasNextPage).toBe(true);
+    expect(users.filter((user) => user && user.id !== SEED_USERS.grace).map((user) => user!.microsoft)).toEqual([null, null]);
   });
 });
 
