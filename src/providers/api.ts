@@ -1,11 +1,5 @@
-import {
-  BadUserInputError,
-  ConfigurationError,
-  ProviderPermissionDeniedError,
-  ProviderRateLimitedError,
-  ReauthenticationRequiredError,
-  UpstreamUnavailableError,
-} from '../errors.js';
+import { BadUserInputError, ConfigurationError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import { ProviderPermissionDeniedError } from '../errors.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
 import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { TokenBroker, TokenSubject } from '../tokens/broker.js';
@@ -110,11 +104,8 @@ export class ProviderApi {
   private async send(subject: TokenSubject, url: string, token: string): Promise<UpstreamResponse> {
     const target = new URL(url);
     await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
-    return this.options.http.send({
-      method: 'GET',
-      url: target.toString(),
-      headers: { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' },
-    });
+    const headers = { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' };
+    return this.options.http.send({ method: 'GET', url: target.toString(), headers });
   }
 }
 
