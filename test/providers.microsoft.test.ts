@@ -63,8 +63,16 @@ async function pageToEnd<T>(field: string, nodeSelection: string, first: number)
   throw new Error(`${field} did not end within 20 pages`);
 }
 
-/** A user with a working acme-azure identity holding `permissions`; its Auth0 record is fresh. */
-function addMicrosoftUser(name: string, permissions: readonly string[], expiresIn = 3599): { userId: string; accountId: string } {
+/**
+ * A user with an acme-azure (or another connection's) identity holding `permissions`; with a
+ * negative `expiresIn` its Auth0 record is three hours old, so the token is renewed before first use.
+ */
+function addMicrosoftUser(
+  name: string,
+  permissions: readonly string[],
+  expiresIn = 3599,
+  connection: { provider: string; name: string } = { provider: 'waad', name: 'acme-azure' },
+): { userId: string; accountId: string } {
   const accountId = `00000000-0000-4000-8000-${name.padStart(12, '0').slice(-12)}`;
   fake().addAccount({
     id: accountId,
@@ -76,10 +84,10 @@ function addMicrosoftUser(name: string, permissions: readonly string[], expiresI
     driveItems: [],
   });
   const tokens = fake().issueTokens(accountId, { permissions, expiresIn });
-  const userId = `waad|${name}@acme.example`;
+  const userId = `${connection.provider}|${name}@acme.example`;
   const user = rawUser(userId, {
-    provider: 'waad',
-    connection: 'acme-azure',
+    provider: connection.provider,
+    connection: connection.name,
     user_id: accountId,
     isSocial: false,
     access_token: tokens.access_token,
@@ -132,6 +140,32 @@ describe('the demo', () => {
     expect(graces.messages.edges).toHaveLength(3);
     expect(graces.messages.pageInfo.hasNextPage).toBe(true);
     expect(users.filter((user) => user && user.id !== SEED_USERS.grace).map((user) => user!.microsoft)).toEqual([null, null]);
+  });
+});
+
+describe('personal Microsoft accounts (windowslive)', () => {
+  it('are MicrosoftIdentity too, renewed at the consumers tenant', async () => {
+    const connection = h.sandbox.tenant.connection('acme-azure')!;
+    h.sandbox.tenant.addConnection({
+      id: 'con_W1ndowsL1veSbx01',
+      name: 'windowslive',
+      strategy: 'windowslive',
+      realms: ['windowslive'],
+      options: { client_id: connection.options.client_id, client_secret: connection.options.client_secret, scope: ['User.Read', 'offline_access'] },
+    });
+    const { userId } = addMicrosoftUser('ada-personal', ['User.Read'], -60, { provider: 'windowslive', name: 'windowslive' });
+    const from = fake().requests.length;
+    const answer = await microsoft<{ __typename: string; connection: string; profile: { mail: string } }>(
+      await h.token(userId),
+      '__typename connection profile { mail }',
+    );
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data?.me.microsoft).toEqual({ __typename: 'MicrosoftIdentity', connection: 'windowslive', profile: { mail: 'ada-personal@acme.example' } });
+    expect(
+      fake()
+        .requests.slice(from)
+        .map((request) => request.url),
+    ).toEqual(['/consumers/oauth2/v2.0/token', '/v1.0/me?$select=id%2CdisplayName%2Cmail%2CuserPrincipalName']);
   });
 });
 
