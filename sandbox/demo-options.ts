@@ -49,6 +49,7 @@ query Me {
 export const DEMO_PARTNER_QUERY = `# The partner token (machine to machine), in this tab's
 # Headers, may read any user. The ids in Variables are
 # one batch: an unknown id is null in its place.
+# Grace has linked GitHub and Microsoft (acme-azure) accounts.
 query Partner($ids: [ID!]!) {
   users(ids: $ids) {
     id
@@ -62,13 +63,20 @@ query Partner($ids: [ID!]!) {
         pageInfo { hasNextPage endCursor }
       }
     }
+    microsoft {
+      profile { displayName mail }
+      messages(first: 3) {
+        edges { node { subject from receivedDateTime } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
   }
 }
 `;
 
 /**
- * The partner query's variables: Ada (a valid Google token), Grace (expired, renewable; her GitHub
- * profile and repositories, one upstream GraphQL document), Katherine
+ * The partner query's variables: Ada (a valid Google token), Grace (expired Google and Microsoft
+ * tokens, renewable; her GitHub profile and repositories travel in one upstream GraphQL document), Katherine
  * (expired, and Google has revoked her grant: the first use of it makes it REAUTHENTICATION_REQUIRED)
  * and an id nobody has.
  */

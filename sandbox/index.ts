@@ -2,6 +2,7 @@ import { FakeBitbucket } from './bitbucket.js';
 import { FakeFacebook } from './facebook.js';
 import { FakeGitHub } from './github.js';
 import { FakeGoogle } from './google.js';
+import { FakeMicrosoft } from './microsoft.js';
 import { FakeOAuth2 } from './oauth2.js';
 import { seedSandbox, type SeededUsers } from './seed.js';
 import { FakeTenant, type TenantOptions } from './tenant.js';
@@ -30,6 +31,8 @@ export interface Sandbox {
   bitbucket: FakeBitbucket;
   oauth2: FakeOAuth2;
   github: FakeGitHub;
+  /** Microsoft Graph and the identity platform's token endpoint. */
+  microsoft: FakeMicrosoft;
   /** Undefined when started with `seed: false`. */
   users: SeededUsers | undefined;
   /** Gateway configuration pointing at the fakes; provider app credentials come from the Auth0 connections instead. */
@@ -48,7 +51,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const bitbucket = new FakeBitbucket({ mode: options.bitbucketMode ?? 'rotating' });
   const oauth2 = new FakeOAuth2();
   const github = new FakeGitHub();
-  const servers = [tenant, google, facebook, bitbucket, oauth2, github];
+  const microsoft = new FakeMicrosoft();
+  const servers = [tenant, google, facebook, bitbucket, oauth2, github, microsoft];
   const close = async (): Promise<void> => {
     await Promise.all(servers.map((server) => server.close()));
   };
@@ -59,7 +63,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await close();
     throw error;
   }
-  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2, github });
+  const users = options.seed === false ? undefined : seedSandbox({ tenant, google, facebook, bitbucket, oauth2, github, microsoft });
   return {
     tenant,
     google,
@@ -67,8 +71,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     bitbucket,
     oauth2,
     github,
+    microsoft,
     users,
-    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2, github }),
+    env: sandboxEnv({ tenant, google, facebook, bitbucket, oauth2, github, microsoft }),
     resetCounters: () => servers.forEach((server) => server.resetCounters()),
     clearFaults: () => servers.forEach((server) => server.clearFaults()),
     close,
@@ -76,7 +81,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 /** The gateway's environment variables for running fakes (origins are known only after `listen`). */
-export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2' | 'github'>): Record<string, string> {
+export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook' | 'bitbucket' | 'oauth2' | 'github' | 'microsoft'>): Record<string, string> {
   return {
     AUTH0_DOMAIN: parts.tenant.origin,
     AUTH0_AUDIENCE: parts.tenant.audience,
@@ -89,6 +94,8 @@ export function sandboxEnv(parts: Pick<Sandbox, 'tenant' | 'google' | 'facebook'
     BITBUCKET_TOKEN_URL: `${parts.bitbucket.origin}/site/oauth2/access_token`,
     GITHUB_GRAPHQL_URL: `${parts.github.origin}/graphql`,
     GITHUB_TOKEN_URL: `${parts.github.origin}/login/oauth/access_token`,
+    MICROSOFT_GRAPH_URL: `${parts.microsoft.origin}/v1.0`,
+    MICROSOFT_LOGIN_URL: parts.microsoft.origin,
     OAUTH2_CONNECTIONS: JSON.stringify({ 'my-custom-oauth': { apiUrl: `${parts.oauth2.origin}/api` } }),
   };
 }

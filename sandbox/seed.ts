@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FakeBitbucket, BitbucketRepository } from './bitbucket.js';
 import type { FakeFacebook } from './facebook.js';
 import type { FakeGitHub, GitHubRepository } from './github.js';
 import type { FakeGoogle, GoogleEvent, GoogleFile } from './google.js';
+import type { FakeMicrosoft, GraphDriveItem, GraphEvent, GraphMessage } from './microsoft.js';
 import type { FakeOAuth2 } from './oauth2.js';
 import type { IssuedTokens } from './provider-tokens.js';
 import type { FakeTenant, RawConnection, RawIdentity } from './tenant.js';
@@ -10,7 +11,7 @@ import type { FakeTenant, RawConnection, RawIdentity } from './tenant.js';
 /**
  * Seed data for the sandbox: seven Auth0 users covering the identity shapes the gateway must handle
  * (a primary Google with three linked providers, a numeric GitHub id with an expired linked Google
- * token, a token-less database user, Facebook-only and Bitbucket-only users, and two users whose
+ * token and a linked Entra ID (waad) account, a token-less database user, Facebook-only and Bitbucket-only users, and two users whose
  * sign-in is dead at the provider, so REAUTHENTICATION_REQUIRED can be seen), the connections
  * holding the provider app credentials, and provider-side data big enough to page through.
  */
@@ -38,7 +39,7 @@ export const SEED_USERS = {
 /** Provider-side account ids of the seeded users, for `expireAccessTokens`/`revokeRefreshTokens` in tests. */
 export const SEED_ACCOUNTS = {
   ada: { google: '111199914890750704174', facebook: '10157106986155798', bitbucket: '{e4a4ef88-1b26-4a49-a4c6-6a5e5b6d9c5e}', oauth2: 'abc-123' },
-  grace: { github: 1234567, google: '110169484474386276334' },
+  grace: { github: 1234567, google: '110169484474386276334', microsoft: '5f2c9a7e-3b1d-4e8a-9c6f-0d4b8e2a7c31' },
   linus: {},
   margaret: { facebook: '10158000000000001' },
   alan: { bitbucket: '{a1b2c3d4-0000-0000-0000-000000000000}' },
@@ -54,6 +55,7 @@ export interface SeedParts {
   bitbucket: FakeBitbucket;
   oauth2: FakeOAuth2;
   github: FakeGitHub;
+  microsoft: FakeMicrosoft;
 }
 
 /** What the seed created: ids, provider account ids and every provider token it put into Auth0. */
@@ -62,8 +64,8 @@ export interface SeededUsers {
   accounts: typeof SEED_ACCOUNTS;
   tokens: {
     ada: { google: IssuedTokens; facebook: IssuedTokens; bitbucket: IssuedTokens; oauth2: IssuedTokens };
-    /** Grace's Google access token is already expired (its refresh token works); GitHub's never expires. */
-    grace: { google: IssuedTokens; github: { access_token: string } };
+    /** Grace's Google and Microsoft access tokens are already expired (their refresh tokens work); GitHub's never expires. */
+    grace: { google: IssuedTokens; github: { access_token: string }; microsoft: IssuedTokens };
     margaret: { facebook: IssuedTokens };
     alan: { bitbucket: IssuedTokens };
     /** The Google access token is expired and its refresh token revoked at Google; Facebook works. */
@@ -177,6 +179,83 @@ function driveFiles(today: number): GoogleFile[] {
       parents: i > 0 && i % 4 === 0 ? [folderId] : ['0AAsbxRootFolderUk9PVA'],
     };
   });
+}
+
+/**
+ * Grace's Entra ID account at acme-azure: twelve calendar events, fifteen messages and twelve
+ * OneDrive items (three folders), enough to page with the default page size of ten.
+ */
+function microsoftAccount(id: string, today: number) {
+  const web = 'https://outlook.office365.com/owa/?itemid=';
+  const events = Array.from({ length: 12 }, (_, i): GraphEvent => {
+    const start = today + (i - 3) * DAY + (9 + (i % 6)) * 3_600_000;
+    const eventId = `AAMkAGI2TG93AAA=${digest(`event${i}`).slice(0, 20)}`;
+    return {
+      id: eventId,
+      subject: ['COBOL committee', 'Compiler review', 'Navy briefing', 'Team standup'][i % 4]!,
+      start: new Date(start).toISOString(),
+      end: new Date(start + (30 + 15 * (i % 3)) * 60_000).toISOString(),
+      webLink: `${web}${encodeURIComponent(eventId)}&exvsurl=1&path=/calendar/item`,
+      bodyPreview: '',
+      isAllDay: false,
+      organizer: { emailAddress: { name: 'Grace Hopper', address: 'grace@acme.example' } },
+    };
+  });
+  const senders = PEOPLE.slice(0, 15);
+  const messages = senders.map((name, i): GraphMessage => {
+    const address = `${name.split(' ')[0]!.toLowerCase()}@acme.example`;
+    return {
+      id: `AAMkAGI2THVSAAA=${digest(`message${i}`).slice(0, 20)}`,
+      subject: `Re: ${['nanoseconds', 'the first bug', 'FLOW-MATIC', 'UNIVAC schedule', 'A-0 compiler'][i % 5]}`,
+      receivedDateTime: new Date(today - i * 5 * 3_600_000 + 60_000).toISOString().replace('.000Z', 'Z'),
+      isRead: i % 3 === 0,
+      bodyPreview: 'See the notes attached.',
+      hasAttachments: false,
+      importance: 'normal',
+      from: { emailAddress: { name, address } },
+      sender: { emailAddress: { name, address } },
+      toRecipients: [{ emailAddress: { name: 'Grace Hopper', address: 'grace@acme.example' } }],
+    };
+  });
+  const names = [
+    'Documents',
+    'Pictures',
+    'Talks',
+    'nanosecond.pdf',
+    'COBOL-60.docx',
+    'bug-log-1947.jpg',
+    'Budget.xlsx',
+    'flow-matic.txt',
+    'lecture.pptx',
+    'notes.md',
+    'univac.png',
+    'readme.txt',
+  ];
+  const driveItems = names.map((name, i): GraphDriveItem => {
+    const itemId = `01BYE5RZ${digest(name).slice(0, 26).toUpperCase()}`;
+    const kind = i < 3 ? { folder: { childCount: 4 - i } } : { file: { mimeType: 'application/octet-stream' } };
+    return {
+      id: itemId,
+      name,
+      size: 1024 * (i + 1) * 37,
+      lastModifiedDateTime: new Date(today - i * DAY + 42_000).toISOString().replace('.000Z', 'Z'),
+      webUrl: `https://acme-my.sharepoint.com/personal/grace_acme_example/Documents/${encodeURIComponent(name)}`,
+      createdDateTime: new Date(today - 400 * DAY).toISOString(),
+      ...kind,
+    };
+  });
+  return {
+    id,
+    displayName: 'Grace Hopper',
+    mail: 'grace@acme.example',
+    userPrincipalName: 'grace@acme.onmicrosoft.com',
+    givenName: 'Grace',
+    surname: 'Hopper',
+    jobTitle: 'Rear Admiral',
+    events,
+    messages,
+    driveItems,
+  };
 }
 
 /** Names for friend lists and repositories. */
@@ -414,13 +493,13 @@ function seedProviders(parts: SeedParts, now: number): void {
     avatarUrl: 'https://avatars.githubusercontent.com/u/1234567?v=4',
     repositories: githubRepositories('ghopper', now),
   });
+  parts.microsoft.addAccount(microsoftAccount(SEED_ACCOUNTS.grace.microsoft, today));
   const items = Array.from({ length: 12 }, (_, i) => ({ id: `item-${i + 1}`, title: `Note ${i + 1}`, createdAt: new Date(today - i * DAY).toISOString() }));
   parts.oauth2.addAccount({ id: ada.oauth2, profile: { email: 'ada@corp.example', name: 'Ada Lovelace', department: 'Research' }, items });
 }
 
 /** The Auth0 connections, carrying the fakes' app credentials as the gateway reads them. */
 function seedConnections(parts: SeedParts): void {
-  const secret = (): string => randomBytes(24).toString('base64url');
   const connections: RawConnection[] = [
     {
       id: 'con_V524HBuOXRBVWf2i',
@@ -499,8 +578,8 @@ function seedConnections(parts: SeedParts): void {
       display_name: 'Acme Azure AD',
       is_domain_connection: false,
       options: {
-        client_id: '8f3c2a1e-5b6d-4c7e-9f80-a1b2c3d4e5f6',
-        client_secret: secret(),
+        client_id: parts.microsoft.clientId,
+        client_secret: parts.microsoft.clientSecret,
         tenant_domain: 'acme.onmicrosoft.com',
         domain_aliases: ['acme.example'],
         waad_protocol: 'openid-connect',
@@ -559,10 +638,11 @@ function issueSeedTokens(parts: SeedParts): SeededUsers['tokens'] {
       bitbucket: parts.bitbucket.issueTokens(a.ada.bitbucket),
       oauth2: parts.oauth2.issueTokens(a.ada.oauth2),
     },
-    // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while its refresh token still works.
+    // Issued two hours ago with a 3599 s lifetime: expired an hour ago, while their refresh tokens still work.
     grace: {
       google: parts.google.issueTokens(a.grace.google, { expiresIn: 3599 - 7200 }),
       github: parts.github.issueOAuthAppToken(String(a.grace.github)),
+      microsoft: parts.microsoft.issueTokens(a.grace.microsoft, { expiresIn: 3599 - 7200 }),
     },
     margaret: { facebook: parts.facebook.issueTokens(a.margaret.facebook) },
     alan: { bitbucket: parts.bitbucket.issueTokens(a.alan.bitbucket) },
@@ -632,6 +712,16 @@ function seedUsers(tenant: FakeTenant, tokens: SeededUsers['tokens'], now: numbe
         given_name: 'Grace',
         family_name: 'Hopper',
       }),
+      {
+        provider: 'waad',
+        user_id: a.grace.microsoft,
+        connection: 'acme-azure',
+        isSocial: false,
+        access_token: tokens.grace.microsoft.access_token,
+        refresh_token: tokens.grace.microsoft.refresh_token,
+        expires_in: 3599,
+        profileData: { email: 'grace@acme.example', name: 'Grace Hopper', upn: 'grace@acme.onmicrosoft.com', tenantid: 'acme.onmicrosoft.com' },
+      },
     ],
   });
   tenant.addUser({

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'REAUTHENTICATION_REQUIRED'
   | 'PROVIDER_RATE_LIMITED'
+  | 'PROVIDER_PERMISSION_DENIED'
   | 'UPSTREAM_UNAVAILABLE'
   | 'CONFIGURATION_ERROR'
   | 'QUERY_TOO_EXPENSIVE';
@@ -93,6 +94,32 @@ export class ProviderRateLimitedError extends GatewayError {
       provider,
       retryAfter,
     });
+  }
+}
+
+/**
+ * The provider token works but lacks a permission (scope) this field needs. Signing in again with
+ * the same scopes would not add it, so this is not REAUTHENTICATION_REQUIRED: the permission must be
+ * requested by the connection and consented to. `requiredPermission` names the least-privilege one,
+ * when the field knows it; `detail` is the provider's short reason (an error code, never a body).
+ */
+export class ProviderPermissionDeniedError extends GatewayError {
+  constructor(
+    readonly provider: string,
+    readonly connection: string,
+    readonly detail: string,
+    requiredPermission?: string,
+  ) {
+    super(
+      `The ${connection} token lacks a permission ${provider} requires for this field${requiredPermission ? ` (${requiredPermission})` : ''}: ${detail}.`,
+      'PROVIDER_PERMISSION_DENIED',
+      requiredPermission ? { provider, connection, requiredPermission } : { provider, connection },
+    );
+  }
+
+  /** The same refusal naming the permission the field needs. */
+  requiring(requiredPermission: string): ProviderPermissionDeniedError {
+    return new ProviderPermissionDeniedError(this.provider, this.connection, this.detail, requiredPermission);
   }
 }
 

@@ -16,7 +16,15 @@ const SDL_PATH = path.join(ROOT, 'schema/schema.graphql');
 const committed = readFileSync(SDL_PATH, 'utf8');
 const schema: GraphQLSchema = buildSchema(committed);
 
-const IDENTITY_TYPES = ['GoogleIdentity', 'FacebookIdentity', 'BitbucketIdentity', 'OAuth2Identity', 'GitHubIdentity', 'GenericIdentity'] as const;
+const IDENTITY_TYPES = [
+  'GoogleIdentity',
+  'FacebookIdentity',
+  'BitbucketIdentity',
+  'OAuth2Identity',
+  'GitHubIdentity',
+  'MicrosoftIdentity',
+  'GenericIdentity',
+] as const;
 
 function objectType(name: string): GraphQLObjectType {
   const type = schema.getType(name);
@@ -214,6 +222,35 @@ describe('schema has the promised public types', () => {
       expect(typeOf(objectType(edgeType), 'cursor')).toBe('String!');
       expect(typeOf(objectType('PageInfo'), 'hasNextPage')).toBe('Boolean!');
       expect(typeOf(objectType('PageInfo'), 'endCursor')).toBe('String');
+    }
+  });
+});
+
+describe('Microsoft Graph fields (contract §10)', () => {
+  it('has User.microsoft and MicrosoftIdentity exactly as promised', () => {
+    expect(typeOf(objectType('User'), 'microsoft')).toBe('MicrosoftIdentity');
+    const identity = objectType('MicrosoftIdentity');
+    expect(typeOf(identity, 'profile')).toBe('MicrosoftProfile');
+    for (const [name, node] of [
+      ['events', 'MicrosoftEvent'],
+      ['messages', 'MicrosoftMessage'],
+      ['driveItems', 'MicrosoftDriveItem'],
+    ] as const) {
+      expect(typeOf(identity, name)).toBe(`${node}Connection`);
+      expect(argsOf(identity, name)).toEqual({ first: 'Int', after: 'String' });
+      expect(field(identity, name).args.find((arg) => arg.name === 'first')?.defaultValue).toBe(10);
+      const edgeType = typeOf(objectType(`${node}Connection`), 'edges').replace(/[[\]!]/g, '');
+      expect(typeOf(objectType(edgeType), 'node')).toBe(`${node}!`);
+    }
+    const expected: Record<string, Record<string, string>> = {
+      MicrosoftProfile: { id: 'ID!', displayName: 'String', mail: 'String', userPrincipalName: 'String' },
+      MicrosoftEvent: { id: 'ID!', subject: 'String', start: 'DateTime', end: 'DateTime', webLink: 'String' },
+      MicrosoftMessage: { id: 'ID!', subject: 'String', from: 'String', receivedDateTime: 'DateTime', isRead: 'Boolean' },
+      MicrosoftDriveItem: { id: 'ID!', name: 'String!', size: 'Float', lastModifiedDateTime: 'DateTime', webUrl: 'String', isFolder: 'Boolean!' },
+    };
+    for (const [typeName, fields] of Object.entries(expected)) {
+      const type = objectType(typeName);
+      expect(Object.fromEntries(Object.entries(type.getFields()).map(([name, f]) => [name, f.type.toString()]))).toEqual(fields);
     }
   });
 });

@@ -132,7 +132,7 @@ describe.each(STORES)('on $store', ({ redis }) => {
     const add = (name: string, value: unknown) => {
       if (typeof value === 'string' && value.length > 0) secrets.set(value, name);
     };
-    const { tenant, google, facebook, bitbucket, oauth2, github, users } = h.sandbox;
+    const { tenant, google, facebook, bitbucket, oauth2, github, microsoft, users } = h.sandbox;
     tenant.issuedManagementTokens.forEach((token, i) => add(`Management API token #${i}`, token));
     add('Auth0 client secret', tenant.clientSecret);
     add('wrong Auth0 client secret', wrongClientSecret);
@@ -143,9 +143,10 @@ describe.each(STORES)('on $store', ({ redis }) => {
     add('Bitbucket client secret', bitbucket.clientSecret);
     add('OAuth2 client secret', oauth2.clientSecret);
     add('GitHub client secret', github.clientSecret);
+    add('Microsoft client secret', microsoft.clientSecret);
     for (const name of ['github', 'acme-azure', 'my-custom-oauth']) add(`${name} connection client_secret`, tenant.connection(name)?.options.client_secret);
     // Every token the provider fakes minted during the run: renewals and rotated refresh tokens included.
-    for (const [name, fake] of Object.entries({ google, facebook, bitbucket, oauth2, github })) {
+    for (const [name, fake] of Object.entries({ google, facebook, bitbucket, oauth2, github, microsoft })) {
       fake.issuedTokens().forEach((token, i) => add(`${name} token #${i}`, token));
     }
     callerTokens.forEach((token, i) => add(`caller token #${i}`, token));
@@ -269,6 +270,15 @@ describe.each(STORES)('on $store', ({ redis }) => {
       identities { ... on OAuth2Identity { request(path: "/me") } }
     } }`,
     );
+    // Microsoft: Grace's expired token is renewed (a new refresh token each time), Graph refuses the
+    // renewed one once, so it is renewed again; a throttled listing fails alone.
+    h.sandbox.microsoft.injectFault('me', { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' } } });
+    h.sandbox.microsoft.injectFault('messages', {
+      status: 429,
+      headers: { 'retry-after': '60' },
+      body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } },
+    });
+    answers.microsoft = await send(h.main, await callerToken(grace), '{ me { microsoft { profile { mail } messages { edges { node { id } } } } } }');
     h.sandbox.clearFaults();
     // GitHub: one GraphQL document for the profile and a page of repositories.
     answers.github = await send(h.main, await callerToken(grace), '{ me { github { profile { login } repositories(first: 2) { edges { node { id } } } } } }');
@@ -323,6 +333,10 @@ describe.each(STORES)('on $store', ({ redis }) => {
       expect(h.sandbox.bitbucket.count('token')).toBe(1);
       expect(answers.github?.errors).toBeUndefined();
       expect(h.sandbox.github.count('graphql')).toBe(1);
+      expect(errorCodes(answers.microsoft!)).toEqual(['PROVIDER_RATE_LIMITED']);
+      expect(answers.microsoft?.data).toEqual({ me: { microsoft: { profile: { mail: 'grace@acme.example' }, messages: null } } });
+      // Grace's seeded Microsoft token is an hour past expiry: renewed before the first call, then once more on the 401.
+      expect(h.sandbox.microsoft.count('token')).toBe(2);
       expect(errorCodes(answers.deadGrant!)).toEqual(['REAUTHENTICATION_REQUIRED']);
       expect(errorCodes(answers.deadFacebook!)).toEqual(['REAUTHENTICATION_REQUIRED']);
     });

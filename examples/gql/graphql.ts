@@ -25,12 +25,14 @@ export type MyAccountsQuery = { me: { id: string, name: string | null, identitie
       | { provider: string, connection: string, token: { state: TokenState } }
       | { provider: string, connection: string, token: { state: TokenState } }
       | { provider: string, connection: string, token: { state: TokenState } }
+      | { provider: string, connection: string, token: { state: TokenState } }
     >, google: { profile: { email: string | null, name: string | null } | null } | null, facebook: { profile: { name: string | null } | null } | null } };
 
 export type MobileProfileQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type MobileProfileQuery = { me: { id: string, name: string | null, picture: string | null, identities: Array<
+      | { provider: string, token: { state: TokenState, expiresAt: string | null } }
       | { provider: string, token: { state: TokenState, expiresAt: string | null } }
       | { provider: string, token: { state: TokenState, expiresAt: string | null } }
       | { provider: string, token: { state: TokenState, expiresAt: string | null } }

@@ -86,7 +86,7 @@ export const Identity = builder.interfaceRef<IdentityParent>('Identity').impleme
 
 /** Identities of any strategy without a provider folder of its own: only the Identity fields. */
 export const GenericIdentity = builder.objectRef<IdentityParent>('GenericIdentity').implement({
-  description: 'An identity of a strategy the gateway has no provider API for (waad, auth0, …).',
+  description: 'An identity of a strategy the gateway has no provider API for (auth0, samlp, …).',
   interfaces: [Identity],
 });
 

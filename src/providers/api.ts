@@ -1,4 +1,5 @@
 import { BadUserInputError, ConfigurationError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import { ProviderPermissionDeniedError } from '../errors.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http/upstream.js';
 import type { UpstreamBudget } from '../limits/upstream-budget.js';
 import type { TokenBroker, TokenSubject } from '../tokens/broker.js';
@@ -14,6 +15,11 @@ export type ProviderFailure =
   | { kind: 'not_found' }
   /** The provider refused the caller's arguments. */
   | { kind: 'bad_request'; message: string }
+  /**
+   * The token is valid but lacks a permission (scope) the call needs: neither a renewal nor a new
+   * sign-in asking for the same scopes changes that, so the field fails with PROVIDER_PERMISSION_DENIED.
+   */
+  | { kind: 'permission_denied'; detail: string }
   /** The provider refused the gateway's own setup (e.g. a wrong app secret proof). */
   | { kind: 'misconfigured'; detail: string }
   /** Anything else: timeouts, 5xx, withdrawn endpoints. */
@@ -29,6 +35,8 @@ export interface ProviderApiDefinition {
   sign?: (request: { url: URL; accessToken: string; connection: string }, deps: PolicyDeps) => Promise<void>;
   /** Largest answer accepted (default 5 MiB); a larger one is UPSTREAM_UNAVAILABLE. */
   maxBodyBytes?: number;
+  /** Request headers the provider wants on every call besides authorization and accept (Microsoft Graph's `Prefer`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A definition with what the gateway gives it: the HTTP client, the token broker, config and connections. */
@@ -105,6 +113,8 @@ export class ProviderApi {
         throw new ProviderRateLimitedError(provider, failure.retryAfter);
       case 'bad_request':
         throw new BadUserInputError(`${provider} refused the request: ${scrub(failure.message)}`, { provider });
+      case 'permission_denied':
+        throw new ProviderPermissionDeniedError(provider, subject.connection, scrub(failure.detail));
       case 'misconfigured':
         throw new ConfigurationError(provider, failure.detail);
       default:
@@ -115,7 +125,7 @@ export class ProviderApi {
   private async deliver(subject: TokenSubject, request: ProviderRequest, token: string): Promise<UpstreamResponse> {
     const target = new URL(request.url);
     await this.options.sign?.({ url: target, accessToken: token, connection: subject.connection }, this.options.deps);
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.options.headers, authorization: `Bearer ${token}`, accept: 'application/json' };
     if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
     return this.options.http.send({ method: request.method, url: target.toString(), headers, body: request.body, idempotent: request.idempotent });
   }

@@ -25,6 +25,7 @@ export type MeQuery = { me: { id: string, email: string | null, identities: Arra
       | { provider: string, userId: string, token: { state: TokenState, hasRefreshToken: boolean, expiresAt: string | null } }
       | { provider: string, userId: string, token: { state: TokenState, hasRefreshToken: boolean, expiresAt: string | null } }
       | { provider: string, userId: string, token: { state: TokenState, hasRefreshToken: boolean, expiresAt: string | null } }
+      | { provider: string, userId: string, token: { state: TokenState, hasRefreshToken: boolean, expiresAt: string | null } }
     > } };
 
 
