@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, exportSPKI, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import type { IssuedTokens } from './provider-tokens.js';
 import { QuerySyntaxError, apiError, matchesUserQuery, parseUserQuery, project, searchPaging } from './tenant-query.js';
 
 /**
@@ -77,6 +78,22 @@ export interface TenantOptions {
    * to true is authorizing the application in the dashboard, which needs no restart of anything.
    */
   managementGrant?: boolean;
+  /** Default 'sandbox-token-vault-client': the Custom API Client of `audience` allowed the Token Vault exchange. */
+  tokenVaultClientId?: string;
+  /** Default: random 32 bytes, base64url. */
+  tokenVaultClientSecret?: string;
+  /** How a Token Vault answer states the expiry: `expires_at` (epoch seconds, the default) or `expires_in` (both appear in Auth0's docs). */
+  tokenVaultExpiry?: 'expires_at' | 'expires_in';
+}
+
+/** An account a user connected for Token Vault: Auth0 keeps its provider tokens and refreshes them itself. */
+interface ConnectedAccount {
+  identityUserId: string;
+  /** A fresh provider token, as the provider's refresh grant would give Auth0 (e.g. `google.issueTokens(sub)`). */
+  issue: () => IssuedTokens;
+  current?: { accessToken: string; expiresAt: number };
+  /** The provider refuses Auth0's refresh (the user withdrew access): an expired token cannot be renewed. */
+  refreshFails: boolean;
 }
 
 /** Claims of a caller access token. */
@@ -115,6 +132,9 @@ interface Bucket {
 type ApiHandler = (req: SimRequest, scopes: Set<string>) => SimResponse;
 
 const TOKEN_FIELDS = ['access_token', 'refresh_token', 'access_token_secret'] as const;
+const TOKEN_VAULT_GRANT = 'urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const FEDERATED_TOKEN_TYPE = 'http://auth0.com/oauth/token-type/federated-connection-access-token';
 const USER_SCOPES = ['read:users', 'read:current_user', 'read:user_idp_tokens'];
 const SEARCH_SCOPES = ['read:users', 'read:user_idp_tokens'];
 const CONNECTION_SCOPES = ['read:connections'];
@@ -143,6 +163,12 @@ export class FakeTenant extends Simulator {
   readonly unindexed = new Set<string>();
   /** Every Management API token handed out, so tests can prove none leaked into logs or stores. */
   readonly issuedManagementTokens: string[] = [];
+  /** The Custom API Client allowed Auth0 Token Vault's access-token exchange (TOKEN_VAULT_CLIENT_ID/_SECRET). */
+  readonly tokenVaultClient: { clientId: string; clientSecret: string };
+  /** Token Vault: the accounts each user connected, by user id and connection. */
+  private readonly vault = new Map<string, ConnectedAccount[]>();
+  /** Token Vault exchanges answered with a token, by user id and connection. */
+  private readonly vaultExchanges = new Map<string, number>();
   private readonly users = new Map<string, RawUser>();
   private readonly connections = new Map<string, RawConnection>();
   private keys: SigningKey[] = [];
@@ -153,6 +179,10 @@ export class FakeTenant extends Simulator {
     this.clientId = options.clientId ?? 'sandbox-m2m-client';
     this.clientSecret = options.clientSecret ?? randomBytes(32).toString('base64url');
     this.audience = options.audience ?? 'https://gateway.sandbox/api';
+    this.tokenVaultClient = {
+      clientId: options.tokenVaultClientId ?? 'sandbox-token-vault-client',
+      clientSecret: options.tokenVaultClientSecret ?? randomBytes(32).toString('base64url'),
+    };
     this.options = {
       ...options,
       managementTokenTtl: options.managementTokenTtl ?? 86400,
@@ -202,6 +232,42 @@ export class FakeTenant extends Simulator {
   /** The live stored connection, looked up by id (`con_...`) or by name. */
   connection(idOrName: string): RawConnection | undefined {
     return this.connections.get(idOrName) ?? [...this.connections.values()].find((c) => c.name === idOrName);
+  }
+
+  /**
+   * Connects an account for Token Vault, as the My Account API's Connected Accounts flow does:
+   * Auth0 keeps the provider tokens (`issue()` gives a fresh one, as the provider's refresh grant
+   * would) and hands them out through the token exchange. Auth0 then keeps that connection's tokens
+   * out of identities[], so the user's identity on it should carry none.
+   */
+  connectAccount(userId: string, connection: string, identityUserId: string, issue: () => IssuedTokens): void {
+    const key = `${userId}\u0000${connection}`;
+    const accounts = (this.vault.get(key) ?? []).filter((account) => account.identityUserId !== identityUserId);
+    this.vault.set(key, [...accounts, { identityUserId, issue, refreshFails: false }]);
+  }
+
+  /** Forgets a user's connected accounts on a connection (the exchange then answers `..._refresh_token_not_found`). */
+  disconnectAccount(userId: string, connection: string): void {
+    this.vault.delete(`${userId}\u0000${connection}`);
+  }
+
+  /** Makes Auth0's refresh of the connected accounts' provider tokens fail (or work again), and expires the tokens it holds. */
+  failVaultRefresh(userId: string, connection: string, fails = true): void {
+    for (const account of this.vault.get(`${userId}\u0000${connection}`) ?? []) {
+      account.refreshFails = fails;
+      if (fails) account.current = undefined;
+    }
+  }
+
+  /** Token Vault exchanges answered with a token for the user and connection. */
+  vaultExchangeCount(userId: string, connection: string): number {
+    return this.vaultExchanges.get(`${userId}\u0000${connection}`) ?? 0;
+  }
+
+  /** Zeroes the call counters, the Token Vault exchange counts included. */
+  override resetCounters(): void {
+    super.resetCounters();
+    this.vaultExchanges.clear();
   }
 
   /** Signs a caller access token as Auth0 would for the gateway's API (RS256, kid in the header). */
@@ -272,6 +338,7 @@ export class FakeTenant extends Simulator {
     const id = basic?.id ?? body.client_id;
     const secret = basic?.secret ?? body.client_secret;
     if (!body.grant_type) return oauthError(400, 'invalid_request', 'Missing required parameter: grant_type');
+    if (id === this.tokenVaultClient.clientId) return this.tokenVaultExchange(body, secret);
     if (id !== this.clientId || secret !== this.clientSecret) return oauthError(401, 'access_denied', 'Unauthorized');
     if (body.grant_type !== 'client_credentials') {
       const description = `Grant type '${body.grant_type}' not allowed for the client.`;
@@ -301,6 +368,65 @@ export class FakeTenant extends Simulator {
       .sign(key.privateKey);
     this.issuedManagementTokens.push(accessToken);
     return { status: 200, body: { access_token: accessToken, scope, expires_in: ttl, token_type: 'Bearer' } };
+  }
+
+  /**
+   * POST /oauth/token with the Token Vault grant (access-token exchange), for its Custom API Client:
+   * the subject token must be this tenant's access token for `audience`; the user's connected
+   * account for `connection` (and `login_hint`, when given) answers with its provider token, which
+   * Auth0 refreshes first when it has expired. Refusals carry the error codes Auth0 sends.
+   */
+  private async tokenVaultExchange(body: Record<string, string>, secret: string | undefined): Promise<SimResponse> {
+    if (secret !== this.tokenVaultClient.clientSecret) return oauthError(401, 'access_denied', 'Unauthorized');
+    if (body.grant_type !== TOKEN_VAULT_GRANT) {
+      return oauthError(
+        403,
+        'unauthorized_client',
+        `Grant type '${body.grant_type}' not allowed for the client.`,
+        'https://auth0.com/docs/clients/client-grant-types',
+      );
+    }
+    for (const name of ['subject_token', 'subject_token_type', 'requested_token_type', 'connection']) {
+      if (!body[name]) return oauthError(400, 'invalid_request', `Missing required parameter: ${name}`);
+    }
+    if (body.subject_token_type !== ACCESS_TOKEN_TYPE) return oauthError(400, 'invalid_request', 'Unsupported subject_token_type');
+    if (body.requested_token_type !== FEDERATED_TOKEN_TYPE) return oauthError(400, 'invalid_request', 'Unsupported requested_token_type');
+    let sub: string;
+    try {
+      const { payload } = await jwtVerify(body.subject_token!, createLocalJWKSet({ keys: this.keys.map((k) => k.jwk) }), {
+        algorithms: ['RS256'],
+        issuer: this.issuer,
+        audience: this.audience,
+      });
+      sub = String(payload.sub);
+    } catch {
+      return oauthError(401, 'invalid_grant', 'Invalid subject token');
+    }
+    const key = `${sub}\u0000${body.connection}`;
+    const account = (this.vault.get(key) ?? []).find((candidate) => !body.login_hint || candidate.identityUserId === body.login_hint);
+    if (!account) return oauthError(401, 'federated_connection_refresh_token_not_found', 'Federated connection Refresh Token not found.');
+    if (!account.current || account.current.expiresAt <= Date.now()) {
+      if (account.refreshFails) {
+        return oauthError(401, 'federated_connection_refresh_token_flow_failed', 'Failed to refresh the federated connection access token.');
+      }
+      const issued = account.issue();
+      account.current = { accessToken: issued.access_token, expiresAt: Date.now() + issued.expires_in * 1000 };
+    }
+    this.vaultExchanges.set(key, (this.vaultExchanges.get(key) ?? 0) + 1);
+    const expiry =
+      this.options.tokenVaultExpiry === 'expires_in'
+        ? { expires_in: Math.floor((account.current.expiresAt - Date.now()) / 1000) }
+        : { expires_at: Math.floor(account.current.expiresAt / 1000) };
+    return {
+      status: 200,
+      body: {
+        access_token: account.current.accessToken,
+        ...expiry,
+        scope: 'openid email profile',
+        issued_token_type: FEDERATED_TOKEN_TYPE,
+        token_type: 'Bearer',
+      },
+    };
   }
 
   /** Auth0 grants the requested scopes the client grant allows, or all of them when none are asked for. */
