@@ -83,7 +83,7 @@ export function readExchangeAnswer(response: Pick<UpstreamResponse, 'status' | '
   if (response.status === 200 && typeof body.access_token === 'string' && body.access_token) {
     return { kind: 'issued', accessToken: body.access_token, expiresAt: expiryOf(body, now) };
   }
-  const error = typeof body.error === 'string' && /^[a-z0-9_.:-]{1,80}$/i.test(body.error) ? body.error : '';
+  const error = typeof body.error === 'string' && /^[a-z][a-z0-9_]{0,79}$/i.test(body.error) ? body.error : '';
   if (CLIENT_ERRORS.has(error)) {
     throw new ConfigurationError(
       'auth0',
