@@ -151,11 +151,13 @@ describe('Token Vault refusals', () => {
     expect(h.sandbox.tenant.count('token') - calls).toBe(1);
 
     // A burst right after is answered from the remembered refusal, on every instance.
-    const burst = await Promise.all(gateways.map((gateway) => ask(userId, '{ me { google { profile { sub } token { state } } } }', gateway)));
-    expect(burst.flatMap(errorCodes)).toEqual(['REAUTHENTICATION_REQUIRED', 'REAUTHENTICATION_REQUIRED', 'REAUTHENTICATION_REQUIRED']);
-    expect(burst.map((answer) => (answer.data?.me as { google: { token: { state: string } } }).google.token.state)).toEqual(
-      Array(3).fill('REAUTHENTICATION_REQUIRED'),
+    const burst = await Promise.all(
+      gateways.map((gateway) =>
+        ask<{ me: { google: { token: { state: string } } } }>(userId, '{ me { google { profile { sub } token { state } } } }', gateway),
+      ),
     );
+    expect(burst.flatMap(errorCodes)).toEqual(['REAUTHENTICATION_REQUIRED', 'REAUTHENTICATION_REQUIRED', 'REAUTHENTICATION_REQUIRED']);
+    expect(burst.map((answer) => answer.data?.me.google.token.state)).toEqual(Array(3).fill('REAUTHENTICATION_REQUIRED'));
     expect(h.sandbox.tenant.count('token') - calls).toBe(1);
   });
 
