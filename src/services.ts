@@ -60,7 +60,17 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
     recordIdleTtlMs: config.tokenRecordIdleTtlSeconds * 1000,
   });
   const vault = config.tokenVault
-    ? new TokenVault({ config, vault: config.tokenVault, store, sealer, lock, http: auth0.exchangeHttp, policies: tokenPolicies, logger })
+    ? new TokenVault({
+        config,
+        vault: config.tokenVault,
+        store,
+        sealer,
+        lock,
+        http: auth0.exchangeHttp,
+        policies: tokenPolicies,
+        logger,
+        onExchange: (provider, outcome) => metrics.recordTokenVaultExchange(provider, outcome),
+      })
     : undefined;
   const tokens = new TokenBroker({
     config,

@@ -45,6 +45,13 @@ async function ask<T = GoogleAnswer>(sub: string, query: string, gateway = h.mai
   return postGraphQL<T>(gateway.url, await callerToken(sub), query);
 }
 
+/** A counter's value on a gateway's /metrics (0 when absent). */
+async function metric(gateway: RunningGateway, series: string): Promise<number> {
+  const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
 function exchanges(userId: string): number {
   return h.sandbox.tenant.vaultExchangeCount(userId, CONNECTION);
 }
@@ -82,6 +89,11 @@ describe('Token Vault exchange', () => {
     expect(tokens.size).toBe(1);
     expect(answers.every((answer) => answer.data?.me.google?.profile?.sub === sub)).toBe(true);
     expect(exchanges(userId)).toBe(1);
+    // The gateways count it too: one issued exchange among the three instances.
+    const issued = await Promise.all(
+      gateways.map((gateway) => metric(gateway, 'idpgw_token_vault_exchanges_total{provider="google-oauth2",outcome="issued"}')),
+    );
+    expect(issued.reduce((sum, count) => sum + count, 0)).toBe(1);
 
     const after = await ask<{ me: { google: { token: { state: string; expiresAt: string | null } } } }>(
       userId,

@@ -40,7 +40,7 @@ export interface TokenVaultDeps {
   policies: readonly TokenPolicy[];
   logger: Logger;
   /** Counts exchange outcomes (metrics). */
-  onExchange?: (outcome: 'issued' | 'refused' | 'failed') => void;
+  onExchange?: (provider: string, outcome: 'issued' | 'refused' | 'failed') => void;
 }
 
 /** A cached exchange answer, sealed in the store. */
@@ -169,18 +169,18 @@ export class TokenVault {
         loginHint: subject.identityUserId,
       });
     } catch (error) {
-      this.deps.onExchange?.('failed');
+      this.deps.onExchange?.(subject.provider, 'failed');
       throw error;
     }
     if (outcome.kind === 'refused') {
-      this.deps.onExchange?.('refused');
+      this.deps.onExchange?.(subject.provider, 'refused');
       this.deps.logger.info({ event: 'token_vault_refused', ...where, reason: outcome.error }, 'Auth0 Token Vault refused the exchange');
       await this.deps.store.set(keys.refused, outcome.error, REFUSAL_TTL_MS).catch((error: unknown) => {
         this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'could not remember a Token Vault refusal');
       });
       throw this.reauthentication(subject, outcome.error);
     }
-    this.deps.onExchange?.('issued');
+    this.deps.onExchange?.(subject.provider, 'issued');
     const cacheMs = outcome.expiresAt === null ? 0 : outcome.expiresAt - CACHE_MARGIN_MS - Date.now();
     const cacheable = cacheMs > 0 && outcome.accessToken !== rejected;
     if (cacheable) await this.write(subject, keys.record, { accessToken: outcome.accessToken, expiresAt: outcome.expiresAt! }, cacheMs);
