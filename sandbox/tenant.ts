@@ -165,6 +165,8 @@ export class FakeTenant extends Simulator {
   readonly issuedManagementTokens: string[] = [];
   /** The Custom API Client allowed Auth0 Token Vault's access-token exchange (TOKEN_VAULT_CLIENT_ID/_SECRET). */
   readonly tokenVaultClient: { clientId: string; clientSecret: string };
+  /** Connections with Token Vault enabled: their tokens never show in identities[]. */
+  private readonly tokenVaultConnections = new Set<string>();
   /** Token Vault: the accounts each user connected, by user id and connection. */
   private readonly vault = new Map<string, ConnectedAccount[]>();
   /** Token Vault exchanges answered with a token, by user id and connection. */
@@ -234,11 +236,16 @@ export class FakeTenant extends Simulator {
     return this.connections.get(idOrName) ?? [...this.connections.values()].find((c) => c.name === idOrName);
   }
 
+  /** Enables Token Vault for a connection: from now on its tokens no longer show in identities[], as in Auth0. */
+  enableTokenVault(connection: string): void {
+    this.tokenVaultConnections.add(connection);
+  }
+
   /**
    * Connects an account for Token Vault, as the My Account API's Connected Accounts flow does:
    * Auth0 keeps the provider tokens (`issue()` gives a fresh one, as the provider's refresh grant
-   * would) and hands them out through the token exchange. Auth0 then keeps that connection's tokens
-   * out of identities[], so the user's identity on it should carry none.
+   * would) and hands them out through the token exchange. With Token Vault enabled for the
+   * connection (`enableTokenVault`), its tokens no longer show in identities[].
    */
   connectAccount(userId: string, connection: string, identityUserId: string, issue: () => IssuedTokens): void {
     const key = `${userId}\u0000${connection}`;
@@ -526,8 +533,9 @@ export class FakeTenant extends Simulator {
   /** A deep copy of a user, with identity tokens removed unless the caller may see them. */
   private exposeUser(stored: RawUser, withTokens: boolean): RawUser {
     const user = structuredClone(stored);
-    if (!withTokens) {
-      for (const identity of user.identities ?? []) for (const field of TOKEN_FIELDS) delete identity[field];
+    for (const identity of user.identities ?? []) {
+      // Auth0 keeps a Token Vault connection's tokens in the vault, never in identities[].
+      if (!withTokens || this.tokenVaultConnections.has(identity.connection)) for (const field of TOKEN_FIELDS) delete identity[field];
     }
     return user;
   }

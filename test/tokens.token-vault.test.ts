@@ -25,7 +25,7 @@ let gateways: RunningGateway[];
 const callerTokens: string[] = [];
 let userCounter = 0;
 
-/** A new user whose google-oauth2 identity's tokens live in Token Vault (identities[] carries none, as in Auth0). */
+/** A new user whose google-oauth2 identity's tokens live in Token Vault. */
 function vaultUser(connected = true): { userId: string; sub: string } {
   const sub = `vault-${++userCounter}-${randomBytes(4).toString('hex')}`;
   const userId = `google-oauth2|${sub}`;
@@ -62,6 +62,7 @@ beforeAll(async () => {
     tenant: { tokenVaultClientId: 'gateway-token-vault-client', tokenVaultClientSecret: VAULT_SECRET },
     env: { TOKEN_VAULT_CONNECTIONS: CONNECTION, TOKEN_VAULT_CLIENT_ID: 'gateway-token-vault-client', TOKEN_VAULT_CLIENT_SECRET: VAULT_SECRET },
   });
+  h.sandbox.tenant.enableTokenVault(CONNECTION);
   gateways = [h.main, await h.startGateway(), await h.startGateway()];
 }, 60_000);
 afterAll(async () => {
@@ -128,6 +129,23 @@ describe('Token Vault exchange', () => {
     expect(errorCodes(answer)).toEqual(['REAUTHENTICATION_REQUIRED']);
     expect(answer.data?.me.id).toBe(userId);
     expect(exchanges(userId)).toBe(2);
+  });
+  it('answers with expires_in as well as expires_at', async () => {
+    const { userId } = vaultUser();
+    h.sandbox.tenant.options.tokenVaultExpiry = 'expires_in';
+    try {
+      const answer = await ask<{ me: { google: { accessToken: string; token: { state: string; expiresAt: string } } } }>(
+        userId,
+        '{ me { google { accessToken token { state expiresAt } } } }',
+      );
+      expect(answer.errors).toBeUndefined();
+      const again = await ask<{ me: { google: { token: { state: string; expiresAt: string } } } }>(userId, '{ me { google { token { state expiresAt } } } }');
+      expect(again.data?.me.google.token.state).toBe('VALID');
+      expect(Math.abs(Date.parse(again.data!.me.google.token.expiresAt) - (Date.now() + 3599_000))).toBeLessThan(60_000);
+      expect(exchanges(userId)).toBe(1);
+    } finally {
+      h.sandbox.tenant.options.tokenVaultExpiry = undefined;
+    }
   });
 });
 
