@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, exportSPKI, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
 import type { IssuedTokens } from './provider-tokens.js';
+import { FakeTokenVault, oauthError } from './tenant-vault.js';
 import { QuerySyntaxError, apiError, matchesUserQuery, parseUserQuery, project, searchPaging } from './tenant-query.js';
 
 /**
@@ -86,16 +87,6 @@ export interface TenantOptions {
   tokenVaultExpiry?: 'expires_at' | 'expires_in';
 }
 
-/** An account a user connected for Token Vault: Auth0 keeps its provider tokens and refreshes them itself. */
-interface ConnectedAccount {
-  identityUserId: string;
-  /** A fresh provider token, as the provider's refresh grant would give Auth0 (e.g. `google.issueTokens(sub)`). */
-  issue: () => IssuedTokens;
-  current?: { accessToken: string; expiresAt: number };
-  /** The provider refuses Auth0's refresh (the user withdrew access): an expired token cannot be renewed. */
-  refreshFails: boolean;
-}
-
 /** Claims of a caller access token. */
 export interface CallerClaims {
   sub: string;
@@ -132,9 +123,6 @@ interface Bucket {
 type ApiHandler = (req: SimRequest, scopes: Set<string>) => SimResponse;
 
 const TOKEN_FIELDS = ['access_token', 'refresh_token', 'access_token_secret'] as const;
-const TOKEN_VAULT_GRANT = 'urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token';
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-const FEDERATED_TOKEN_TYPE = 'http://auth0.com/oauth/token-type/federated-connection-access-token';
 const USER_SCOPES = ['read:users', 'read:current_user', 'read:user_idp_tokens'];
 const SEARCH_SCOPES = ['read:users', 'read:user_idp_tokens'];
 const CONNECTION_SCOPES = ['read:connections'];
@@ -142,11 +130,6 @@ const EXPIRED = 'Expired token received for JSON Web Token validation';
 const URI_TOO_LARGE =
   '<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n' +
   '<center><h1>414 Request-URI Too Large</h1></center>\r\n</body>\r\n</html>\r\n';
-
-/** Builds an OAuth token-endpoint error body `{error, error_description, error_uri?}`. */
-function oauthError(status: number, error: string, description: string, uri?: string): SimResponse {
-  return { status, body: { error, error_description: description, ...(uri ? { error_uri: uri } : {}) } };
-}
 
 /**
  * The fake Auth0 tenant. Start it with `listen()` (which also creates the first signing key): its
@@ -163,14 +146,8 @@ export class FakeTenant extends Simulator {
   readonly unindexed = new Set<string>();
   /** Every Management API token handed out, so tests can prove none leaked into logs or stores. */
   readonly issuedManagementTokens: string[] = [];
-  /** The Custom API Client allowed Auth0 Token Vault's access-token exchange (TOKEN_VAULT_CLIENT_ID/_SECRET). */
-  readonly tokenVaultClient: { clientId: string; clientSecret: string };
-  /** Connections with Token Vault enabled: their tokens never show in identities[]. */
-  private readonly tokenVaultConnections = new Set<string>();
-  /** Token Vault: the accounts each user connected, by user id and connection. */
-  private readonly vault = new Map<string, ConnectedAccount[]>();
-  /** Token Vault exchanges answered with a token, by user id and connection. */
-  private readonly vaultExchanges = new Map<string, number>();
+  /** Auth0 Token Vault: its Custom API Client, the connections it serves and the accounts users connected. */
+  readonly tokenVault: FakeTokenVault;
   private readonly users = new Map<string, RawUser>();
   private readonly connections = new Map<string, RawConnection>();
   private keys: SigningKey[] = [];
@@ -181,10 +158,7 @@ export class FakeTenant extends Simulator {
     this.clientId = options.clientId ?? 'sandbox-m2m-client';
     this.clientSecret = options.clientSecret ?? randomBytes(32).toString('base64url');
     this.audience = options.audience ?? 'https://gateway.sandbox/api';
-    this.tokenVaultClient = {
-      clientId: options.tokenVaultClientId ?? 'sandbox-token-vault-client',
-      clientSecret: options.tokenVaultClientSecret ?? randomBytes(32).toString('base64url'),
-    };
+    this.tokenVault = new FakeTokenVault({ clientId: options.tokenVaultClientId, clientSecret: options.tokenVaultClientSecret });
     this.options = {
       ...options,
       managementTokenTtl: options.managementTokenTtl ?? 86400,
@@ -236,45 +210,44 @@ export class FakeTenant extends Simulator {
     return this.connections.get(idOrName) ?? [...this.connections.values()].find((c) => c.name === idOrName);
   }
 
+  /** The Custom API Client allowed Token Vault's access-token exchange (TOKEN_VAULT_CLIENT_ID/_SECRET). */
+  get tokenVaultClient(): { clientId: string; clientSecret: string } {
+    return this.tokenVault.client;
+  }
+
   /** Enables Token Vault for a connection: from now on its tokens no longer show in identities[], as in Auth0. */
   enableTokenVault(connection: string): void {
-    this.tokenVaultConnections.add(connection);
+    this.tokenVault.enable(connection);
   }
 
   /**
    * Connects an account for Token Vault, as the My Account API's Connected Accounts flow does:
    * Auth0 keeps the provider tokens (`issue()` gives a fresh one, as the provider's refresh grant
-   * would) and hands them out through the token exchange. With Token Vault enabled for the
-   * connection (`enableTokenVault`), its tokens no longer show in identities[].
+   * would) and hands them out through the token exchange.
    */
   connectAccount(userId: string, connection: string, identityUserId: string, issue: () => IssuedTokens): void {
-    const key = `${userId}\u0000${connection}`;
-    const accounts = (this.vault.get(key) ?? []).filter((account) => account.identityUserId !== identityUserId);
-    this.vault.set(key, [...accounts, { identityUserId, issue, refreshFails: false }]);
+    this.tokenVault.connect(userId, connection, identityUserId, issue);
   }
 
   /** Forgets a user's connected accounts on a connection (the exchange then answers `..._refresh_token_not_found`). */
   disconnectAccount(userId: string, connection: string): void {
-    this.vault.delete(`${userId}\u0000${connection}`);
+    this.tokenVault.disconnect(userId, connection);
   }
 
-  /** Makes Auth0's refresh of the connected accounts' provider tokens fail (or work again), and expires the tokens it holds. */
+  /** Makes Auth0's refresh of the connected accounts' provider tokens fail (or work again), and drops the tokens it holds. */
   failVaultRefresh(userId: string, connection: string, fails = true): void {
-    for (const account of this.vault.get(`${userId}\u0000${connection}`) ?? []) {
-      account.refreshFails = fails;
-      if (fails) account.current = undefined;
-    }
+    this.tokenVault.failRefresh(userId, connection, fails);
   }
 
   /** Token Vault exchanges answered with a token for the user and connection. */
   vaultExchangeCount(userId: string, connection: string): number {
-    return this.vaultExchanges.get(`${userId}\u0000${connection}`) ?? 0;
+    return this.tokenVault.exchangeCount(userId, connection);
   }
 
   /** Zeroes the call counters, the Token Vault exchange counts included. */
   override resetCounters(): void {
     super.resetCounters();
-    this.vaultExchanges.clear();
+    this.tokenVault.resetCounters();
   }
 
   /** Signs a caller access token as Auth0 would for the gateway's API (RS256, kid in the header). */
@@ -345,7 +318,9 @@ export class FakeTenant extends Simulator {
     const id = basic?.id ?? body.client_id;
     const secret = basic?.secret ?? body.client_secret;
     if (!body.grant_type) return oauthError(400, 'invalid_request', 'Missing required parameter: grant_type');
-    if (id === this.tokenVaultClient.clientId) return this.tokenVaultExchange(body, secret);
+    if (id === this.tokenVault.client.clientId) {
+      return this.tokenVault.exchange(body, secret, (token) => this.verifiedSubject(token), this.options.tokenVaultExpiry);
+    }
     if (id !== this.clientId || secret !== this.clientSecret) return oauthError(401, 'access_denied', 'Unauthorized');
     if (body.grant_type !== 'client_credentials') {
       const description = `Grant type '${body.grant_type}' not allowed for the client.`;
@@ -377,63 +352,15 @@ export class FakeTenant extends Simulator {
     return { status: 200, body: { access_token: accessToken, scope, expires_in: ttl, token_type: 'Bearer' } };
   }
 
-  /**
-   * POST /oauth/token with the Token Vault grant (access-token exchange), for its Custom API Client:
-   * the subject token must be this tenant's access token for `audience`; the user's connected
-   * account for `connection` (and `login_hint`, when given) answers with its provider token, which
-   * Auth0 refreshes first when it has expired. Refusals carry the error codes Auth0 sends.
-   */
-  private async tokenVaultExchange(body: Record<string, string>, secret: string | undefined): Promise<SimResponse> {
-    if (secret !== this.tokenVaultClient.clientSecret) return oauthError(401, 'access_denied', 'Unauthorized');
-    if (body.grant_type !== TOKEN_VAULT_GRANT) {
-      return oauthError(
-        403,
-        'unauthorized_client',
-        `Grant type '${body.grant_type}' not allowed for the client.`,
-        'https://auth0.com/docs/clients/client-grant-types',
-      );
-    }
-    for (const name of ['subject_token', 'subject_token_type', 'requested_token_type', 'connection']) {
-      if (!body[name]) return oauthError(400, 'invalid_request', `Missing required parameter: ${name}`);
-    }
-    if (body.subject_token_type !== ACCESS_TOKEN_TYPE) return oauthError(400, 'invalid_request', 'Unsupported subject_token_type');
-    if (body.requested_token_type !== FEDERATED_TOKEN_TYPE) return oauthError(400, 'invalid_request', 'Unsupported requested_token_type');
-    let sub: string;
+  /** The `sub` of an access token this tenant issued for `audience` (signature, iss, aud, exp); undefined otherwise. */
+  private async verifiedSubject(token: string): Promise<string | undefined> {
     try {
-      const { payload } = await jwtVerify(body.subject_token!, createLocalJWKSet({ keys: this.keys.map((k) => k.jwk) }), {
-        algorithms: ['RS256'],
-        issuer: this.issuer,
-        audience: this.audience,
-      });
-      sub = String(payload.sub);
+      const verifier = createLocalJWKSet({ keys: this.keys.map((k) => k.jwk) });
+      const { payload } = await jwtVerify(token, verifier, { algorithms: ['RS256'], issuer: this.issuer, audience: this.audience });
+      return typeof payload.sub === 'string' ? payload.sub : undefined;
     } catch {
-      return oauthError(401, 'invalid_grant', 'Invalid subject token');
+      return undefined;
     }
-    const key = `${sub}\u0000${body.connection}`;
-    const account = (this.vault.get(key) ?? []).find((candidate) => !body.login_hint || candidate.identityUserId === body.login_hint);
-    if (!account) return oauthError(401, 'federated_connection_refresh_token_not_found', 'Federated connection Refresh Token not found.');
-    if (!account.current || account.current.expiresAt <= Date.now()) {
-      if (account.refreshFails) {
-        return oauthError(401, 'federated_connection_refresh_token_flow_failed', 'Failed to refresh the federated connection access token.');
-      }
-      const issued = account.issue();
-      account.current = { accessToken: issued.access_token, expiresAt: Date.now() + issued.expires_in * 1000 };
-    }
-    this.vaultExchanges.set(key, (this.vaultExchanges.get(key) ?? 0) + 1);
-    const expiry =
-      this.options.tokenVaultExpiry === 'expires_in'
-        ? { expires_in: Math.floor((account.current.expiresAt - Date.now()) / 1000) }
-        : { expires_at: Math.floor(account.current.expiresAt / 1000) };
-    return {
-      status: 200,
-      body: {
-        access_token: account.current.accessToken,
-        ...expiry,
-        scope: 'openid email profile',
-        issued_token_type: FEDERATED_TOKEN_TYPE,
-        token_type: 'Bearer',
-      },
-    };
   }
 
   /** Auth0 grants the requested scopes the client grant allows, or all of them when none are asked for. */
@@ -535,7 +462,7 @@ export class FakeTenant extends Simulator {
     const user = structuredClone(stored);
     for (const identity of user.identities ?? []) {
       // Auth0 keeps a Token Vault connection's tokens in the vault, never in identities[].
-      if (!withTokens || this.tokenVaultConnections.has(identity.connection)) for (const field of TOKEN_FIELDS) delete identity[field];
+      if (!withTokens || this.tokenVault.isEnabled(identity.connection)) for (const field of TOKEN_FIELDS) delete identity[field];
     }
     return user;
   }

@@ -16,7 +16,8 @@ export interface CallerAuthOptions {
  * document. Without a valid token the answer is 401 UNAUTHENTICATED at once, whatever the body
  * (it is never read, so a multi-megabyte document costs nothing), and it says nothing about the
  * schema (no validation ran, so no "Did you mean …?"). The verified caller becomes `caller` on the
- * context, and its token `callerAccessToken`, a closure that no log line or error can serialize. CORS preflights and the GraphiQL page are answered by earlier plugins and need no token.
+ * context, and its token `callerAccessToken`, a closure that no log line or error can serialize.
+ * CORS preflights and the GraphiQL page are answered by earlier plugins and need no token.
  */
 export function useCallerAuth({ verifier, endpoint }: CallerAuthOptions): Plugin<{ caller: Caller }> {
   return {
