@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { loadConfig } from '../src/config.js';
-import { errorCodes, postGraphQL, rawUser, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
+import { clusterAvailable, errorCodes, postGraphQL, rawUser, startHarness, type GraphQLAnswer, type Harness, type RunningGateway } from './helpers/harness.js';
 
 // Auth0 Token Vault as the token source of the caller's own identities on TOKEN_VAULT_CONNECTIONS
 // (here google-oauth2): the gateway exchanges the caller's access token at the fake tenant's
@@ -321,6 +321,49 @@ describe('secrets', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  if (!clusterAvailable()) {
+    it.skip('needs a Redis Cluster (this run has none: see test/setup/redis.ts)', () => {});
+    return;
+  }
+  let cluster: Harness;
+  let instances: RunningGateway[];
+
+  beforeAll(async () => {
+    cluster = await startHarness({
+      redis: 'cluster',
+      tenant: { tokenVaultClientId: 'gateway-token-vault-client', tokenVaultClientSecret: VAULT_SECRET },
+      env: { TOKEN_VAULT_CONNECTIONS: CONNECTION, TOKEN_VAULT_CLIENT_ID: 'gateway-token-vault-client', TOKEN_VAULT_CLIENT_SECRET: VAULT_SECRET },
+    });
+    cluster.sandbox.tenant.enableTokenVault(CONNECTION);
+    instances = [cluster.main, await cluster.startGateway(), await cluster.startGateway()];
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('keeps one exchange per user and connection across 3 instances, and drops a refused token once', async () => {
+    const sub = `vault-cluster-${randomBytes(4).toString('hex')}`;
+    const userId = `google-oauth2|${sub}`;
+    const { google, tenant } = cluster.sandbox;
+    google.addAccount({ sub, email: `${sub}@example.com` });
+    tenant.addUser(rawUser(userId));
+    tenant.connectAccount(userId, CONNECTION, sub, () => google.issueTokens(sub));
+    const caller = await cluster.token(userId, 'openid read:user_idp_tokens');
+    callerTokens.push(caller);
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => postGraphQL<GoogleAnswer>(instances[i % 3]!.url, caller, EVERYTHING)));
+    expect(answers.map((answer) => answer.errors)).toEqual(Array(12).fill(undefined));
+    expect(new Set(answers.map((answer) => answer.data?.me.google?.accessToken)).size).toBe(1);
+    expect(tenant.vaultExchangeCount(userId, CONNECTION)).toBe(1);
+
+    google.expireAccessTokens(sub);
+    tenant.connectAccount(userId, CONNECTION, sub, () => google.issueTokens(sub));
+    const renewed = await Promise.all(instances.map((gateway) => postGraphQL<GoogleAnswer>(gateway.url, caller, '{ me { google { profile { sub } } } }')));
+    expect(renewed.map((answer) => answer.data?.me.google?.profile?.sub)).toEqual([sub, sub, sub]);
+    expect(tenant.vaultExchangeCount(userId, CONNECTION)).toBe(2);
   });
 });
 
