@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, exportSPKI, generateKeyPair, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { Simulator, basicCredentials, bearerToken, parseFormOrJson, type SimRequest, type SimResponse } from './http.js';
+import type { IssuedTokens } from './provider-tokens.js';
+import { FakeTokenVault, oauthError } from './tenant-vault.js';
 import { QuerySyntaxError, apiError, matchesUserQuery, parseUserQuery, project, searchPaging } from './tenant-query.js';
 
 /**
@@ -77,6 +79,12 @@ export interface TenantOptions {
    * to true is authorizing the application in the dashboard, which needs no restart of anything.
    */
   managementGrant?: boolean;
+  /** Default 'sandbox-token-vault-client': the Custom API Client of `audience` allowed the Token Vault exchange. */
+  tokenVaultClientId?: string;
+  /** Default: random 32 bytes, base64url. */
+  tokenVaultClientSecret?: string;
+  /** How a Token Vault answer states the expiry: `expires_at` (epoch seconds, the default) or `expires_in` (both appear in Auth0's docs). */
+  tokenVaultExpiry?: 'expires_at' | 'expires_in';
 }
 
 /** Claims of a caller access token. */
@@ -123,11 +131,6 @@ const URI_TOO_LARGE =
   '<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n' +
   '<center><h1>414 Request-URI Too Large</h1></center>\r\n</body>\r\n</html>\r\n';
 
-/** Builds an OAuth token-endpoint error body `{error, error_description, error_uri?}`. */
-function oauthError(status: number, error: string, description: string, uri?: string): SimResponse {
-  return { status, body: { error, error_description: description, ...(uri ? { error_uri: uri } : {}) } };
-}
-
 /**
  * The fake Auth0 tenant. Start it with `listen()` (which also creates the first signing key): its
  * issuer depends on the port. Tests mutate `options`, the stored users and `unindexed` while it runs;
@@ -143,6 +146,8 @@ export class FakeTenant extends Simulator {
   readonly unindexed = new Set<string>();
   /** Every Management API token handed out, so tests can prove none leaked into logs or stores. */
   readonly issuedManagementTokens: string[] = [];
+  /** Auth0 Token Vault: its Custom API Client, the connections it serves and the accounts users connected. */
+  readonly tokenVault: FakeTokenVault;
   private readonly users = new Map<string, RawUser>();
   private readonly connections = new Map<string, RawConnection>();
   private keys: SigningKey[] = [];
@@ -153,6 +158,7 @@ export class FakeTenant extends Simulator {
     this.clientId = options.clientId ?? 'sandbox-m2m-client';
     this.clientSecret = options.clientSecret ?? randomBytes(32).toString('base64url');
     this.audience = options.audience ?? 'https://gateway.sandbox/api';
+    this.tokenVault = new FakeTokenVault({ clientId: options.tokenVaultClientId, clientSecret: options.tokenVaultClientSecret });
     this.options = {
       ...options,
       managementTokenTtl: options.managementTokenTtl ?? 86400,
@@ -202,6 +208,46 @@ export class FakeTenant extends Simulator {
   /** The live stored connection, looked up by id (`con_...`) or by name. */
   connection(idOrName: string): RawConnection | undefined {
     return this.connections.get(idOrName) ?? [...this.connections.values()].find((c) => c.name === idOrName);
+  }
+
+  /** The Custom API Client allowed Token Vault's access-token exchange (TOKEN_VAULT_CLIENT_ID/_SECRET). */
+  get tokenVaultClient(): { clientId: string; clientSecret: string } {
+    return this.tokenVault.client;
+  }
+
+  /** Enables Token Vault for a connection: from now on its tokens no longer show in identities[], as in Auth0. */
+  enableTokenVault(connection: string): void {
+    this.tokenVault.enable(connection);
+  }
+
+  /**
+   * Connects an account for Token Vault, as the My Account API's Connected Accounts flow does:
+   * Auth0 keeps the provider tokens (`issue()` gives a fresh one, as the provider's refresh grant
+   * would) and hands them out through the token exchange.
+   */
+  connectAccount(userId: string, connection: string, identityUserId: string, issue: () => IssuedTokens): void {
+    this.tokenVault.connect(userId, connection, identityUserId, issue);
+  }
+
+  /** Forgets a user's connected accounts on a connection (the exchange then answers `..._refresh_token_not_found`). */
+  disconnectAccount(userId: string, connection: string): void {
+    this.tokenVault.disconnect(userId, connection);
+  }
+
+  /** Makes Auth0's refresh of the connected accounts' provider tokens fail (or work again), and drops the tokens it holds. */
+  failVaultRefresh(userId: string, connection: string, fails = true): void {
+    this.tokenVault.failRefresh(userId, connection, fails);
+  }
+
+  /** Token Vault exchanges answered with a token for the user and connection. */
+  vaultExchangeCount(userId: string, connection: string): number {
+    return this.tokenVault.exchangeCount(userId, connection);
+  }
+
+  /** Zeroes the call counters, the Token Vault exchange counts included. */
+  override resetCounters(): void {
+    super.resetCounters();
+    this.tokenVault.resetCounters();
   }
 
   /** Signs a caller access token as Auth0 would for the gateway's API (RS256, kid in the header). */
@@ -272,6 +318,9 @@ export class FakeTenant extends Simulator {
     const id = basic?.id ?? body.client_id;
     const secret = basic?.secret ?? body.client_secret;
     if (!body.grant_type) return oauthError(400, 'invalid_request', 'Missing required parameter: grant_type');
+    if (id === this.tokenVault.client.clientId) {
+      return this.tokenVault.exchange(body, secret, (token) => this.verifiedSubject(token), this.options.tokenVaultExpiry);
+    }
     if (id !== this.clientId || secret !== this.clientSecret) return oauthError(401, 'access_denied', 'Unauthorized');
     if (body.grant_type !== 'client_credentials') {
       const description = `Grant type '${body.grant_type}' not allowed for the client.`;
@@ -301,6 +350,17 @@ export class FakeTenant extends Simulator {
       .sign(key.privateKey);
     this.issuedManagementTokens.push(accessToken);
     return { status: 200, body: { access_token: accessToken, scope, expires_in: ttl, token_type: 'Bearer' } };
+  }
+
+  /** The `sub` of an access token this tenant issued for `audience` (signature, iss, aud, exp); undefined otherwise. */
+  private async verifiedSubject(token: string): Promise<string | undefined> {
+    try {
+      const verifier = createLocalJWKSet({ keys: this.keys.map((k) => k.jwk) });
+      const { payload } = await jwtVerify(token, verifier, { algorithms: ['RS256'], issuer: this.issuer, audience: this.audience });
+      return typeof payload.sub === 'string' ? payload.sub : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Auth0 grants the requested scopes the client grant allows, or all of them when none are asked for. */
@@ -400,8 +460,9 @@ export class FakeTenant extends Simulator {
   /** A deep copy of a user, with identity tokens removed unless the caller may see them. */
   private exposeUser(stored: RawUser, withTokens: boolean): RawUser {
     const user = structuredClone(stored);
-    if (!withTokens) {
-      for (const identity of user.identities ?? []) for (const field of TOKEN_FIELDS) delete identity[field];
+    for (const identity of user.identities ?? []) {
+      // Auth0 keeps a Token Vault connection's tokens in the vault, never in identities[].
+      if (!withTokens || this.tokenVault.isEnabled(identity.connection)) for (const field of TOKEN_FIELDS) delete identity[field];
     }
     return user;
   }

@@ -127,6 +127,26 @@ const redisClusterNodes = z
     return nodes;
   });
 
+/** Auth0 connection names, comma-separated (TOKEN_VAULT_CONNECTIONS); at least one. */
+const connectionNames = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const names = [
+      ...new Set(
+        value
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean),
+      ),
+    ];
+    if (names.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must name at least one Auth0 connection (comma-separated)' });
+      return z.NEVER;
+    }
+    return names;
+  });
+
 /** The gateway's own variables (the providers' are merged in below). */
 const gatewayEnv = {
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -170,6 +190,9 @@ const gatewayEnv = {
   PERSISTED_QUERY_TTL_SECONDS: positiveInt.default(3600),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   TOKEN_RECORD_IDLE_TTL_SECONDS: positiveInt.default(90 * 86_400),
+  TOKEN_VAULT_CONNECTIONS: connectionNames.optional(),
+  TOKEN_VAULT_CLIENT_ID: z.string().trim().min(1).optional(),
+  TOKEN_VAULT_CLIENT_SECRET: z.string().trim().min(1).optional(),
 };
 
 type Fragments = typeof providerConfigFragments;
@@ -221,6 +244,7 @@ const configSchema = z
         message: "must not contain `{` or `}` with REDIS_CLUSTER_NODES (they would break the keys' hash tags)",
       });
     }
+    tokenVaultIssues(env).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
   })
   .transform((e) => ({
     port: e.PORT,
@@ -240,6 +264,14 @@ const configSchema = z
       if (e.REDIS_CLUSTER_NODES) return { nodes: e.REDIS_CLUSTER_NODES, keyPrefix: e.REDIS_KEY_PREFIX };
       return undefined;
     })(),
+    /**
+     * Auth0 Token Vault: the connections whose tokens come from Auth0's token exchange (for the
+     * caller's own identities) and the Custom API Client that exchanges; undefined: none.
+     */
+    tokenVault:
+      e.TOKEN_VAULT_CONNECTIONS && e.TOKEN_VAULT_CLIENT_ID && e.TOKEN_VAULT_CLIENT_SECRET
+        ? { connections: e.TOKEN_VAULT_CONNECTIONS, clientId: e.TOKEN_VAULT_CLIENT_ID, clientSecret: e.TOKEN_VAULT_CLIENT_SECRET }
+        : undefined,
     /** AES-256-GCM keys; undefined means an ephemeral key (in-memory store only). */
     encryptionKeys: e.TOKEN_ENCRYPTION_KEY,
     providers: readProviders(e),
@@ -293,6 +325,22 @@ const configSchema = z
       ttlSeconds: e.PERSISTED_QUERY_TTL_SECONDS,
     },
   }));
+
+/**
+ * Token Vault needs its connections and its client together: connections without the client's id
+ * and secret (or the reverse) name the missing variables.
+ */
+function tokenVaultIssues(env: { TOKEN_VAULT_CONNECTIONS?: string[]; TOKEN_VAULT_CLIENT_ID?: string; TOKEN_VAULT_CLIENT_SECRET?: string }) {
+  const issues: { path: string[]; message: string }[] = [];
+  const clientSet = Boolean(env.TOKEN_VAULT_CLIENT_ID || env.TOKEN_VAULT_CLIENT_SECRET);
+  if (env.TOKEN_VAULT_CONNECTIONS || clientSet) {
+    const needed = 'is required for Token Vault (TOKEN_VAULT_CONNECTIONS, TOKEN_VAULT_CLIENT_ID and TOKEN_VAULT_CLIENT_SECRET go together)';
+    for (const name of ['TOKEN_VAULT_CONNECTIONS', 'TOKEN_VAULT_CLIENT_ID', 'TOKEN_VAULT_CLIENT_SECRET'] as const) {
+      if (!env[name]) issues.push({ path: [name], message: needed });
+    }
+  }
+  return issues;
+}
 
 /** The validated configuration the gateway is built from. */
 export type GatewayConfig = z.output<typeof configSchema>;

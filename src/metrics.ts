@@ -24,6 +24,8 @@ export interface GatewayMetrics {
   recordDeadlineExpired(upstream: string, stage: 'queue' | 'attempt' | 'retry'): void;
   /** A cached record past its lifetime answered because the upstream failed (stale-if-error). */
   recordStaleServe(upstream: string): void;
+  /** One Auth0 Token Vault exchange: `issued` a token, `refused` (needs reconnecting), or `failed` (Auth0 trouble, configuration). */
+  recordTokenVaultExchange(provider: string, outcome: 'issued' | 'refused' | 'failed'): void;
 }
 
 /** A registry per gateway instance, so several gateways in one process (tests) do not clash. */
@@ -46,6 +48,12 @@ export function createMetrics(): GatewayMetrics {
   const refreshes = new Counter({
     name: 'idpgw_token_refreshes_total',
     help: 'Provider token refreshes, by provider and outcome (renewed, dead = needs re-authentication, failed = upstream trouble).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
+  const vaultExchanges = new Counter({
+    name: 'idpgw_token_vault_exchanges_total',
+    help: 'Auth0 Token Vault exchanges, by provider and outcome (issued, refused = needs reconnecting, failed = Auth0 trouble or configuration).',
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });
@@ -121,6 +129,9 @@ export function createMetrics(): GatewayMetrics {
     },
     recordRefresh(provider, outcome) {
       refreshes.inc({ provider, outcome });
+    },
+    recordTokenVaultExchange(provider, outcome) {
+      vaultExchanges.inc({ provider, outcome });
     },
     recordAttempt(upstream, report) {
       requests.inc({ upstream, outcome: report.failed ?? String(report.status) });

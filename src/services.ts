@@ -20,6 +20,7 @@ import { TokenBroker } from './tokens/broker.js';
 import type { PolicyDeps, TokenPolicy } from './tokens/policy.js';
 import { auth0TokensOfIdentity, identitySubjectKey } from './tokens/subjects.js';
 import { TokenStore } from './tokens/token-store.js';
+import { TokenVault } from './tokens/token-vault.js';
 
 /** Long-lived services shared by every request of one gateway instance. */
 export interface Services {
@@ -58,8 +59,22 @@ export function createServices(config: GatewayConfig, logger: Logger, metrics: G
   const tokenStore = new TokenStore(store, sealer, (event, pending) => metrics.recordUnsavedTokens(event, pending), {
     recordIdleTtlMs: config.tokenRecordIdleTtlSeconds * 1000,
   });
+  const vault = config.tokenVault
+    ? new TokenVault({
+        config,
+        vault: config.tokenVault,
+        store,
+        sealer,
+        lock,
+        http: auth0.exchangeHttp,
+        policies: tokenPolicies,
+        logger,
+        onExchange: (provider, outcome) => metrics.recordTokenVaultExchange(provider, outcome),
+      })
+    : undefined;
   const tokens = new TokenBroker({
     config,
+    vault,
     tokens: tokenStore,
     lock,
     policies: tokenPolicies,
@@ -138,6 +153,20 @@ function createAuth0Clients(
       observe(report);
     },
   });
+  // Token Vault exchanges go to the same token endpoint and breaker, but apart from the Management
+  // API's adaptive limiter: the token endpoint's answers say nothing about the Management API's limits.
+  const exchangeHttp = new UpstreamClient({
+    name: 'auth0',
+    ...config.upstream,
+    rateLimitWaitMs: auth0RateLimitWaitMs,
+    breakers: deps.breakers,
+    onDeadline: (stage) => deps.metrics.recordDeadlineExpired('auth0', stage),
+    onRefused: () => deps.metrics.recordBreakerRefusal('auth0'),
+    onAttempt: (report) => {
+      deps.metrics.recordAttempt('auth0', report);
+      recordUpstreamAttempt('auth0', report);
+    },
+  });
   const tokens = new ManagementTokenProvider({
     origin: config.auth0.origin,
     clientId: config.auth0.clientId,
@@ -165,9 +194,11 @@ function createAuth0Clients(
     management,
     tokens,
     connections: new ConnectionDirectory(management),
+    exchangeHttp,
     async close() {
       await management.close();
       await http.close();
+      await exchangeHttp.close();
     },
   };
 }

@@ -75,9 +75,8 @@ export class CallerVerifier {
 
   /** Resolves the caller from an Authorization header, or throws UnauthenticatedError. */
   async verify(authorization: string | null): Promise<Caller> {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match) throw new UnauthenticatedError('an Authorization: Bearer <access token> header is required');
-    const token = match[1]!;
+    const token = bearerTokenOf(authorization);
+    if (!token) throw new UnauthenticatedError('an Authorization: Bearer <access token> header is required');
     const digest = createHash('sha256').update(token).digest('base64url');
     const known = this.verified.get(digest);
     if (known) return known;
@@ -103,6 +102,11 @@ export class CallerVerifier {
     if (remaining > 1000) this.verified.set(digest, caller, { ttl: Math.min(remaining, VERIFIED_TTL_MS) });
     return caller;
   }
+}
+
+/** The access token of an `Authorization: Bearer <token>` header; undefined for any other header. */
+export function bearerTokenOf(authorization: string | null): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
 }
 
 /** How long a verified token is trusted without checking its signature again, at most. */

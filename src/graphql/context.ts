@@ -8,4 +8,9 @@ export interface GatewayContext {
   services: Services;
   /** Provider calls this request may still make (MAX_UPSTREAM_CALLS). */
   upstreamBudget: UpstreamBudget;
+  /**
+   * The caller's own Auth0 access token (the subject token of a Token Vault exchange): a closure on
+   * a non-enumerable property, so it never reaches a log line or an error; absent outside a request.
+   */
+  callerAccessToken?: () => string | undefined;
 }

@@ -4,7 +4,8 @@ import type { IdentityRecord, UserRecord } from '../auth0/user-record.js';
 import type { ProviderApiDefinition } from '../providers/api.js';
 import type { TokenSubject } from '../tokens/broker.js';
 import { statusFromAuth0, type TokenStatus as TokenStatusShape } from '../tokens/status.js';
-import { identitySubject } from '../tokens/subjects.js';
+import { identitySubject, vaultSubjectKey } from '../tokens/subjects.js';
+import { vaultSubjectFor } from '../tokens/token-vault.js';
 import { builder, type GatewaySchemaTypes } from './builder.js';
 import type { GatewayContext } from './context.js';
 
@@ -75,10 +76,12 @@ export const Identity = builder.interfaceRef<IdentityParent>('Identity').impleme
         'Needs read:user_idp_tokens. A token that can no longer be renewed is a REAUTHENTICATION_REQUIRED error naming the connection.',
       authScopes: { scope: 'read:user_idp_tokens' },
       resolve: (parent, _args, context) => {
+        const subject = subjectOf(parent, context);
         // Auth0 said (GET /users/{id}) this identity holds no token at all: nothing to read again.
+        // Not for Token Vault identities, whose tokens Auth0 never shows in identities[].
         const known = parent.identity.tokens;
-        if (known && !known.hasAccessToken && !known.hasRefreshToken) return null;
-        return context.services.tokens.validAccessToken(subjectOf(parent, context));
+        if (!subject.vault && known && !known.hasAccessToken && !known.hasRefreshToken) return null;
+        return context.services.tokens.validAccessToken(subject);
       },
     }),
   }),
@@ -121,14 +124,17 @@ const providerCalls = createContextCache(
     ),
 );
 
-/** The token subject of an identity, for the broker. */
+/**
+ * The token subject of an identity, for the broker. The caller's own identities on
+ * TOKEN_VAULT_CONNECTIONS get their tokens from Auth0 Token Vault's exchange (Auth0 keeps them out
+ * of identities[]); any other caller (a partner reading `user(id)`) reads identities[].
+ */
 export function subjectOf({ user, identity }: IdentityParent, context: GatewayContext): TokenSubject {
-  return identitySubject(context.services.users, {
-    userId: user.id,
-    provider: identity.provider,
-    connection: identity.connection,
-    identityUserId: identity.userId,
-  });
+  const ref = { userId: user.id, provider: identity.provider, connection: identity.connection, identityUserId: identity.userId };
+  const subject = identitySubject(context.services.users, ref);
+  const caller = { sub: context.caller.sub, accessToken: context.callerAccessToken };
+  const vault = vaultSubjectFor(context.services.config.tokenVault, caller, ref);
+  return vault ? { ...subject, key: vaultSubjectKey(ref), vault } : subject;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Caller, CallerVerifier } from '../auth0/caller-token.js';
+import { bearerTokenOf, type Caller, type CallerVerifier } from '../auth0/caller-token.js';
 import { GatewayError } from '../errors.js';
 import { setRequestCaller } from '../http/request-stats.js';
 
@@ -16,17 +16,23 @@ export interface CallerAuthOptions {
  * document. Without a valid token the answer is 401 UNAUTHENTICATED at once, whatever the body
  * (it is never read, so a multi-megabyte document costs nothing), and it says nothing about the
  * schema (no validation ran, so no "Did you mean …?"). The verified caller becomes `caller` on the
- * context. CORS preflights and the GraphiQL page are answered by earlier plugins and need no token.
+ * context, and its token `callerAccessToken`, a closure that no log line or error can serialize.
+ * CORS preflights and the GraphiQL page are answered by earlier plugins and need no token.
  */
 export function useCallerAuth({ verifier, endpoint }: CallerAuthOptions): Plugin<{ caller: Caller }> {
   return {
     async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       if (url.pathname !== endpoint && url.pathname !== `${endpoint}/`) return;
       try {
-        const caller = await verifier.verify(request.headers.get('authorization'));
+        const authorization = request.headers.get('authorization');
+        const caller = await verifier.verify(authorization);
         setRequestCaller(caller.sub);
         // yoga builds each request's context on top of its server context.
         Object.assign(serverContext as object, { caller });
+        // The verified token itself, for Auth0 Token Vault's exchange (the caller's own identities):
+        // a closure on a non-enumerable property, so no serializer (a log line, an error) meets it.
+        const token = bearerTokenOf(authorization);
+        Object.defineProperty(serverContext, 'callerAccessToken', { value: () => token, enumerable: false, configurable: true });
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
         const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };

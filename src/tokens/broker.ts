@@ -10,6 +10,7 @@ import { fingerprint, isUsable, recordFromAuth0, type Auth0Tokens, type TokenRec
 import { sendRefreshGrant } from './refresh-grant.js';
 import { statusOf, type TokenStatus } from './status.js';
 import type { TokenStore } from './token-store.js';
+import type { TokenVault, VaultSubject } from './token-vault.js';
 
 /** Something that holds provider tokens: a user's identity, or a connection's admin tokens. */
 export interface TokenSubject {
@@ -20,6 +21,8 @@ export interface TokenSubject {
   connection: string;
   /** What Auth0 holds now, read past every cache; undefined when it holds no token. */
   readAuth0(): Promise<Auth0Tokens | undefined>;
+  /** Set when the token comes from Auth0 Token Vault's exchange instead (the caller's own identity on a vault connection). */
+  vault?: VaultSubject;
 }
 
 /** What the broker needs. */
@@ -33,6 +36,8 @@ export interface TokenBrokerDeps {
   /** The HTTP client for a provider's token endpoint. */
   httpFor: (provider: string) => UpstreamClient;
   logger: Logger;
+  /** Where the tokens of Token Vault subjects come from; undefined when TOKEN_VAULT_CONNECTIONS is unset. */
+  vault?: TokenVault;
   /** Counts refresh outcomes (metrics). */
   onRefresh?: (provider: string, outcome: 'renewed' | 'dead' | 'failed') => void;
   /** Counts renewals that met a spent refresh token whose earlier renewal's outcome never arrived (metrics). */
@@ -68,7 +73,8 @@ const GRACE_MARGIN_MS = 60_000;
  * new access token is handed out. When the provider refuses the grant, Auth0 is read again past
  * every cache: if it holds a different pair the user signed in again and that pair is adopted;
  * only otherwise is the subject dead (REAUTHENTICATION_REQUIRED), remembered for a minute. A
- * store or lock failure is UPSTREAM_UNAVAILABLE, never a reason to re-authenticate.
+ * store or lock failure is UPSTREAM_UNAVAILABLE, never a reason to re-authenticate. Subjects whose
+ * token comes from Auth0 Token Vault (`subject.vault`) are served by the TokenVault instead.
  */
 export class TokenBroker {
   private readonly flight = new SingleFlight<string | null>();
@@ -81,6 +87,7 @@ export class TokenBroker {
 
   /** A valid access token for the subject; null when Auth0 holds no token for it at all. */
   async validAccessToken(subject: TokenSubject, options: { rejected?: string } = {}): Promise<string | null> {
+    if (subject.vault) return this.vaultFor(subject).validAccessToken(subject.vault, options);
     // A token a provider just refused is read past every local copy.
     const state = await this.guard(subject, () => this.deps.tokens.readState(subject.key, { fresh: options.rejected !== undefined }));
     if (state.dead && !(await this.rechecks.run(subject.key, () => this.signedInAgain(subject)))) throw this.reauthentication(subject, state.dead);
@@ -94,6 +101,7 @@ export class TokenBroker {
 
   /** What the broker knows about the subject's token, renewing nothing; undefined when it knows nothing yet. */
   async status(subject: TokenSubject): Promise<TokenStatus | undefined> {
+    if (subject.vault) return this.vaultFor(subject).status(subject.vault);
     try {
       const { record, dead } = await this.deps.tokens.readState(subject.key);
       if (!record) return dead ? { expiresAt: null, hasRefreshToken: false, state: 'REAUTHENTICATION_REQUIRED' } : undefined;
@@ -381,6 +389,12 @@ export class TokenBroker {
   private reauthentication(subject: TokenSubject, reason: string): ReauthenticationRequiredError {
     const params = { connection: subject.connection, prompt: 'consent', ...this.policy(subject)?.reauthorizeParams };
     return new ReauthenticationRequiredError(subject.provider, subject.connection, { reason, authorizeParams: params });
+  }
+
+  /** The Token Vault source; a vault subject without one is a wiring mistake, reported as such. */
+  private vaultFor(subject: TokenSubject): TokenVault {
+    if (!this.deps.vault) throw new ConfigurationError(subject.provider, 'a Token Vault identity, but Token Vault is not configured');
+    return this.deps.vault;
   }
 
   private policy(subject: TokenSubject): TokenPolicy | undefined {

@@ -18,6 +18,11 @@ export function identitySubjectKey(ref: Pick<IdentityRef, 'userId' | 'connection
   return `identity\u0000${ref.userId}\u0000${ref.connection}\u0000${ref.identityUserId}`;
 }
 
+/** The key of an identity whose token comes from Auth0 Token Vault (apart from its identities[] key). */
+export function vaultSubjectKey(ref: Pick<IdentityRef, 'userId' | 'connection' | 'identityUserId'>): string {
+  return `vault\u0000${ref.userId}\u0000${ref.connection}\u0000${ref.identityUserId}`;
+}
+
 /**
  * Auth0's tokens of an identity with an estimated expiry: `expires_in` comes without an issue
  * time, so it is reckoned from when Auth0 last wrote the user (the later of last_login and
