@@ -140,7 +140,7 @@ describe('single users', () => {
       partner,
       `{ user(id: "${SEED_USERS.grace}") { identities { __typename provider userId } } }`,
     );
-    expect(answer.data?.user.identities[0]).toEqual({ __typename: 'GenericIdentity', provider: 'github', userId: '1234567' });
+    expect(answer.data?.user.identities[0]).toEqual({ __typename: 'GitHubIdentity', provider: 'github', userId: '1234567' });
   });
 
   it('returns identities primary first with the provider types and shortcuts', async () => {
