@@ -165,6 +165,24 @@ describe('browser example: a dead provider token becomes a login redirect', () =
     expect(auth.redirects).toEqual([{ authorizationParams: { connection: 'facebook', prompt: 'login' } }]);
   });
 
+  it('GitHub and Microsoft: one GitHub GraphQL document for profile and repositories, Graph renewed once', async () => {
+    const auth = await authFor(SEED_USERS.grace);
+    h.sandbox.resetCounters();
+
+    const view = await loadAccounts(h.main.url, auth);
+
+    expect(view.reconnect).toEqual([]);
+    expect(view.me.github?.profile?.login).toBe('ghopper');
+    expect(view.me.github?.repositories?.edges).toHaveLength(3);
+    expect(view.me.microsoft?.profile?.displayName).toBe('Grace Hopper');
+    // profile and repositories travel in one upstream GraphQL request; Grace's Microsoft token was expired.
+    expect(h.sandbox.github.count('graphql')).toBe(1);
+    expect(h.sandbox.microsoft.count('token')).toBe(1);
+    const html = renderAccounts(view);
+    expect(html).toMatch(/<p>GitHub: ghopper \([^)]+, [^)]+, [^)]+\)<\/p>/);
+    expect(html).toContain('<p>Microsoft: Grace Hopper</p>');
+  });
+
   it('a user whose tokens all work gets no reconnect button', async () => {
     const view = await loadAccounts(h.main.url, await authFor(SEED_USERS.ada));
     expect(view.reconnect).toEqual([]);

@@ -31,6 +31,23 @@ const MyAccounts = graphql(`
           name
         }
       }
+      github {
+        profile {
+          login
+        }
+        repositories(first: 3) {
+          edges {
+            node {
+              nameWithOwner
+            }
+          }
+        }
+      }
+      microsoft {
+        profile {
+          displayName
+        }
+      }
     }
   }
 `);
@@ -103,8 +120,11 @@ export function renderAccounts({ me, reconnect }: AccountsView): string {
   const rows = me.identities.map((identity) => `<li>${escape(identity.connection)}: ${escape(identity.token.state)}</li>`);
   const google = me.google?.profile ? `<p>Google: ${escape(me.google.profile.name ?? '')} &lt;${escape(me.google.profile.email ?? '')}&gt;</p>` : '';
   const facebook = me.facebook?.profile ? `<p>Facebook: ${escape(me.facebook.profile.name ?? '')}</p>` : '';
+  const repositories = me.github?.repositories?.edges.map(({ node }) => escape(node.nameWithOwner)).join(', ');
+  const github = me.github?.profile ? `<p>GitHub: ${escape(me.github.profile.login)}${repositories ? ` (${repositories})` : ''}</p>` : '';
+  const microsoft = me.microsoft?.profile ? `<p>Microsoft: ${escape(me.microsoft.profile.displayName ?? '')}</p>` : '';
   const buttons = reconnect.map(({ connection }) => `<button type="button" data-connection="${escape(connection)}">Reconnect ${escape(connection)}</button>`);
-  return [`<h2>${escape(me.name ?? me.id)}</h2>`, `<ul>${rows.join('')}</ul>`, google, facebook, ...buttons].filter(Boolean).join('\n');
+  return [`<h2>${escape(me.name ?? me.id)}</h2>`, `<ul>${rows.join('')}</ul>`, google, facebook, github, microsoft, ...buttons].filter(Boolean).join('\n');
 }
 
 function escape(text: string): string {

@@ -26,7 +26,7 @@ export type MyAccountsQuery = { me: { id: string, name: string | null, identitie
       | { provider: string, connection: string, token: { state: TokenState } }
       | { provider: string, connection: string, token: { state: TokenState } }
       | { provider: string, connection: string, token: { state: TokenState } }
-    >, google: { profile: { email: string | null, name: string | null } | null } | null, facebook: { profile: { name: string | null } | null } | null } };
+    >, google: { profile: { email: string | null, name: string | null } | null } | null, facebook: { profile: { name: string | null } | null } | null, github: { profile: { login: string } | null, repositories: { edges: Array<{ node: { nameWithOwner: string } }> } | null } | null, microsoft: { profile: { displayName: string | null } | null } | null } };
 
 export type MobileProfileQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -90,9 +90,26 @@ export const MyAccountsDocument = new TypedDocumentString(`
         name
       }
     }
+    github {
+      profile {
+        login
+      }
+      repositories(first: 3) {
+        edges {
+          node {
+            nameWithOwner
+          }
+        }
+      }
+    }
+    microsoft {
+      profile {
+        displayName
+      }
+    }
   }
 }
-    `, {"hash":"sha256:99405d6aa02ee0d1dc38eb4c28cf548ef344c5f3a7133e0fb131ac2657632c4f"}) as unknown as TypedDocumentString<MyAccountsQuery, MyAccountsQueryVariables>;
+    `, {"hash":"sha256:96a88cae3bcb735464d8a77f5d0ddaca3cbcfe2400f589facb0964fd97e576ab"}) as unknown as TypedDocumentString<MyAccountsQuery, MyAccountsQueryVariables>;
 export const MobileProfileDocument = new TypedDocumentString(`
     query MobileProfile {
   me {
