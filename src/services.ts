@@ -140,33 +140,10 @@ function createAuth0Clients(
 ) {
   // The client is made after the HTTP client it observes: until then, attempts have no one to tell.
   let observe: (report: AttemptReport) => void = () => undefined;
-  const http = new UpstreamClient({
-    name: 'auth0',
-    ...config.upstream,
-    rateLimitWaitMs: auth0RateLimitWaitMs,
-    breakers: deps.breakers,
-    onDeadline: (stage) => deps.metrics.recordDeadlineExpired('auth0', stage),
-    onRefused: () => deps.metrics.recordBreakerRefusal('auth0'),
-    onAttempt: (report) => {
-      deps.metrics.recordAttempt('auth0', report);
-      recordUpstreamAttempt('auth0', report);
-      observe(report);
-    },
-  });
+  const http = auth0Http(config, deps, (report) => observe(report));
   // Token Vault exchanges go to the same token endpoint and breaker, but apart from the Management
   // API's adaptive limiter: the token endpoint's answers say nothing about the Management API's limits.
-  const exchangeHttp = new UpstreamClient({
-    name: 'auth0',
-    ...config.upstream,
-    rateLimitWaitMs: auth0RateLimitWaitMs,
-    breakers: deps.breakers,
-    onDeadline: (stage) => deps.metrics.recordDeadlineExpired('auth0', stage),
-    onRefused: () => deps.metrics.recordBreakerRefusal('auth0'),
-    onAttempt: (report) => {
-      deps.metrics.recordAttempt('auth0', report);
-      recordUpstreamAttempt('auth0', report);
-    },
-  });
+  const exchangeHttp = auth0Http(config, deps);
   const tokens = new ManagementTokenProvider({
     origin: config.auth0.origin,
     clientId: config.auth0.clientId,
@@ -201,6 +178,27 @@ function createAuth0Clients(
       await exchangeHttp.close();
     },
   };
+}
+
+/** An HTTP client for the tenant: Auth0's rate-limit waits, the shared breakers, every attempt counted (and shown to `observe`). */
+function auth0Http(
+  config: GatewayConfig,
+  deps: { metrics: GatewayMetrics; breakers: UpstreamBreakers },
+  observe: (report: AttemptReport) => void = () => undefined,
+): UpstreamClient {
+  return new UpstreamClient({
+    name: 'auth0',
+    ...config.upstream,
+    rateLimitWaitMs: auth0RateLimitWaitMs,
+    breakers: deps.breakers,
+    onDeadline: (stage) => deps.metrics.recordDeadlineExpired('auth0', stage),
+    onRefused: () => deps.metrics.recordBreakerRefusal('auth0'),
+    onAttempt: (report) => {
+      deps.metrics.recordAttempt('auth0', report);
+      recordUpstreamAttempt('auth0', report);
+      observe(report);
+    },
+  });
 }
 
 /** A circuit breaker per upstream host, each change of state counted and logged. */

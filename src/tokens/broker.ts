@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
 import type { TokenPolicy } from './policy.js';
 import { fingerprint, isUsable, recordFromAuth0, type Auth0Tokens, type TokenRecord } from './record.js';
+import { guardStore, reauthenticationRequired } from './outcomes.js';
 import { sendRefreshGrant } from './refresh-grant.js';
 import { statusOf, type TokenStatus } from './status.js';
 import type { TokenStore } from './token-store.js';
@@ -387,8 +388,7 @@ export class TokenBroker {
   }
 
   private reauthentication(subject: TokenSubject, reason: string): ReauthenticationRequiredError {
-    const params = { connection: subject.connection, prompt: 'consent', ...this.policy(subject)?.reauthorizeParams };
-    return new ReauthenticationRequiredError(subject.provider, subject.connection, { reason, authorizeParams: params });
+    return reauthenticationRequired(this.deps.policies, subject, reason);
   }
 
   /** The Token Vault source; a vault subject without one is a wiring mistake, reported as such. */
@@ -402,13 +402,7 @@ export class TokenBroker {
   }
 
   /** Runs a store operation; its failure is UPSTREAM_UNAVAILABLE for the subject's provider. */
-  private async guard<T>(subject: TokenSubject, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (error instanceof GatewayError) throw error;
-      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'token store unavailable');
-      throw new UpstreamUnavailableError(subject.provider, 'the token store is unavailable');
-    }
+  private guard<T>(subject: TokenSubject, operation: () => Promise<T>): Promise<T> {
+    return guardStore(this.deps.logger, subject, operation);
   }
 }

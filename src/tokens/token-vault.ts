@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
-import { GatewayError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
+import { type ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import { requestDeadline } from '../http/request-stats.js';
 import type { UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
@@ -9,6 +9,7 @@ import type { Sealer } from '../store/sealing.js';
 import type { SharedStore } from '../store/store.js';
 import type { TokenPolicy } from './policy.js';
 import type { TokenStatus } from './status.js';
+import { guardStore, reauthenticationRequired } from './outcomes.js';
 import { sendVaultExchange } from './token-vault-grant.js';
 
 /** The Token Vault settings (TOKEN_VAULT_CONNECTIONS, TOKEN_VAULT_CLIENT_ID, TOKEN_VAULT_CLIENT_SECRET). */
@@ -220,19 +221,11 @@ export class TokenVault {
   }
 
   private reauthentication(subject: VaultSubject, reason: string): ReauthenticationRequiredError {
-    const policy = this.deps.policies.find((candidate) => candidate.strategies.includes(subject.provider));
-    const authorizeParams = { connection: subject.connection, prompt: 'consent', ...policy?.reauthorizeParams };
-    return new ReauthenticationRequiredError(subject.provider, subject.connection, { reason, authorizeParams });
+    return reauthenticationRequired(this.deps.policies, subject, reason);
   }
 
   /** Runs a store operation; its failure is UPSTREAM_UNAVAILABLE for the subject's provider. */
-  private async guard<T>(subject: VaultSubject, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (error instanceof GatewayError) throw error;
-      this.deps.logger.warn({ event: 'token_store_failed', provider: subject.provider, err: error }, 'token store unavailable');
-      throw new UpstreamUnavailableError(subject.provider, 'the token store is unavailable');
-    }
+  private guard<T>(subject: VaultSubject, operation: () => Promise<T>): Promise<T> {
+    return guardStore(this.deps.logger, subject, operation);
   }
 }
