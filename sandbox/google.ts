@@ -214,6 +214,8 @@ function parseFieldMask(fields: string): Map<string, string[] | '*'> | string {
 export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
   readonly clientId: string;
   readonly clientSecret: string;
+  /** Every bearer token presented to userinfo, Calendar or Drive, in order: which token a test's call really used. */
+  readonly presentedAccessTokens: string[] = [];
 
   constructor(options: { clientId?: string; clientSecret?: string } = {}) {
     super({
@@ -234,6 +236,12 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
   /** The stored account, so tests can edit its data in place. */
   account(sub: string): GoogleAccount | undefined {
     return this.accounts.get(sub);
+  }
+
+  /** Zeroes the call counters and forgets the presented tokens. */
+  override resetCounters(): void {
+    super.resetCounters();
+    this.presentedAccessTokens.length = 0;
   }
 
   /** POST /token: the refresh grant with Google's error bodies; never a new refresh token. */
@@ -281,7 +289,9 @@ export class FakeGoogle extends ProviderSimulator<GoogleAccount, 'sub'> {
 
   /** Resolves the bearer token of an API call to its account, or Google's 401 (`authError`; `required` without one). */
   private authenticate(req: SimRequest): GoogleAccount | SimResponse {
-    const check = this.book.checkAccess(bearerToken(req));
+    const presented = bearerToken(req);
+    if (presented) this.presentedAccessTokens.push(presented);
+    const check = this.book.checkAccess(presented);
     const account = check.state === 'valid' ? this.accounts.get(check.record.accountId) : undefined;
     if (account) return account;
     const detail = { locationType: 'header', location: 'Authorization' };

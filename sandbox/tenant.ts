@@ -146,6 +146,8 @@ export class FakeTenant extends Simulator {
   readonly unindexed = new Set<string>();
   /** Every Management API token handed out, so tests can prove none leaked into logs or stores. */
   readonly issuedManagementTokens: string[] = [];
+  /** The user ids each search answered with 200 returned, in order (a refused query adds nothing). */
+  readonly searchResults: string[][] = [];
   /** Auth0 Token Vault: its Custom API Client, the connections it serves and the accounts users connected. */
   readonly tokenVault: FakeTokenVault;
   private readonly users = new Map<string, RawUser>();
@@ -244,9 +246,10 @@ export class FakeTenant extends Simulator {
     return this.tokenVault.exchangeCount(userId, connection);
   }
 
-  /** Zeroes the call counters, the Token Vault exchange counts included. */
+  /** Zeroes the call counters and the search results, the Token Vault exchange counts included. */
   override resetCounters(): void {
     super.resetCounters();
+    this.searchResults.length = 0;
     this.tokenVault.resetCounters();
   }
 
@@ -476,7 +479,9 @@ export class FakeTenant extends Simulator {
     if (!Array.isArray(matches)) return matches;
     const withTokens = this.options.searchReturnsTokens && scopes.has('read:user_idp_tokens');
     const start = page * perPage;
-    const users = matches.slice(start, start + perPage).map((user) => project(this.exposeUser(user, withTokens), req.query));
+    const answered = matches.slice(start, start + perPage);
+    this.searchResults.push(answered.map((user) => user.user_id));
+    const users = answered.map((user) => project(this.exposeUser(user, withTokens), req.query));
     if (req.query.get('include_totals') !== 'true') return { status: 200, body: users };
     const body = { start, limit: perPage, length: users.length, total: matches.length, users };
     return { status: 200, body };

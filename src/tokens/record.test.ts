@@ -32,6 +32,15 @@ describe('isUsable', () => {
     expect(isUsable(record({ exactExpiry: true, expiresAt: NOW + 2 * MINUTE }), NOW)).toBe(true);
   });
 
+  it('never hands out a token that expires before a request could use it, however it learned the expiry', () => {
+    // Exact (our own refresh): 30 s left is too little, 2 minutes is enough.
+    expect(isUsable(record({ exactExpiry: true, expiresAt: NOW + 30_000 }), NOW)).toBe(false);
+    expect(isUsable(record({ exactExpiry: true, expiresAt: NOW + 2 * MINUTE }), NOW)).toBe(true);
+    // Estimated (Auth0's expires_in from the login time): 4 minutes left is too little, 6 is enough.
+    expect(isUsable(record({ exactExpiry: false, expiresAt: NOW + 4 * MINUTE }), NOW)).toBe(false);
+    expect(isUsable(record({ exactExpiry: false, expiresAt: NOW + 6 * MINUTE }), NOW)).toBe(true);
+  });
+
   it('is not usable once expired', () => {
     for (const exactExpiry of [true, false]) {
       expect(isUsable(record({ exactExpiry, expiresAt: NOW }), NOW)).toBe(false);
