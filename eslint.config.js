@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch/', 'test/gql/', 'examples/gql/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch/', 'test/gql/', 'examples/gql/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
