@@ -105,6 +105,8 @@ export interface IssueOptions {
   issuer?: string;
   /** Default: the current signing key's kid. */
   kid?: string;
+  /** Leave the `exp` claim out (a token that would never expire). */
+  omitExpiry?: boolean;
 }
 
 interface SigningKey {
@@ -258,13 +260,13 @@ export class FakeTenant extends Simulator {
     const key = await this.currentKey();
     const now = Math.floor(Date.now() / 1000);
     const exp = now + (options.expiresIn ?? 3600);
-    return new SignJWT({ ...claims })
+    const jwt = new SignJWT({ ...claims })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: options.kid ?? key.kid })
       .setIssuer(options.issuer ?? this.issuer)
       .setAudience(options.audience ?? this.audience)
-      .setIssuedAt(Math.min(now, exp - 60))
-      .setExpirationTime(exp)
-      .sign(key.privateKey);
+      .setIssuedAt(Math.min(now, exp - 60));
+    if (!options.omitExpiry) jwt.setExpirationTime(exp);
+    return jwt.sign(key.privateKey);
   }
 
   /** Makes a new key current (returning its kid); the old one stays published unless `dropOld`. */

@@ -116,6 +116,30 @@ describe('caller authentication', () => {
     expect(answer.status).toBe(401);
   });
 
+  it('rejects a token without exp (it would never expire) and one without sub (no caller)', async () => {
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ sub: ADA, scope: 'openid' }, { omitExpiry: true }), /"exp" claim/);
+    await expectRejected(await h.sandbox.tenant.issueAccessToken({ scope: 'openid' } as unknown as { sub: string }), /"sub" claim/);
+  });
+
+  it('accepts a token carrying neither scope nor permissions: it simply grants no scope', async () => {
+    const token = await h.sandbox.tenant.issueAccessToken({ sub: ADA });
+    expect((await h.query(token, ME)).data).toEqual({ me: { id: ADA } });
+    const forbidden = await h.query(token, `{ user(id: "${ADA}") { id } }`);
+    expect(errorCodes(forbidden)).toEqual(['FORBIDDEN']);
+  });
+
+  it('remembers a verified token until it expires: it is not checked against the keys again', async () => {
+    const remembered = await h.token(ADA);
+    expect((await h.query(remembered, ME)).data).toEqual({ me: { id: ADA } });
+    // The tenant withdraws that token's key, and a token of the new key makes the gateway load the new set.
+    await h.sandbox.tenant.rotateSigningKey({ dropOld: true });
+    expect((await h.query(await h.token(ADA), ME)).data).toEqual({ me: { id: ADA } });
+    // Checked again, the first token would now fail (its key is gone); remembered, it still answers.
+    expect((await h.query(remembered, ME)).data).toEqual({ me: { id: ADA } });
+    const unseen = await h.sandbox.tenant.issueAccessToken({ sub: ADA, scope: 'openid' }, { kid: 'withdrawn-key' });
+    await expectRejected(unseen, /unknown key/);
+  });
+
   it('fetches the JWKS again when the tenant rotates its signing key', async () => {
     const jwksBefore = h.sandbox.tenant.count('jwks');
     await h.sandbox.tenant.rotateSigningKey();
@@ -159,6 +183,7 @@ describe('tenant keys unavailable', () => {
       const answer = await fresh.query(await fresh.token(ADA), ME);
       expect(answer.status).toBe(503);
       expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'auth0' });
+      expect(answer.errors?.[0]?.message).toMatch(/signing keys could not be fetched/);
       // Once the tenant answers again, the same token works.
       fresh.sandbox.tenant.clearFaults();
       await new Promise((resolve) => setTimeout(resolve, 50));
