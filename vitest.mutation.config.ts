@@ -6,7 +6,8 @@ import base from './vitest.config.js';
 // tests, and the integration tests that drive those modules inside the test process. Tests that
 // only reach them through a child `node dist/main.js` are left out (the child runs the compiled,
 // unmutated build, so they could not kill a mutant), as are the ones about other layers (CORS,
-// GraphiQL, persisted operations, packaging, the schema printout). The projects, aliases and
+// GraphiQL, persisted operations, packaging, the schema printout); readiness (`test/operational.test.ts`) is
+// in, since it drives the caller verifier's signing-key check. The projects, aliases and
 // global setup (build, private Redis) are those of vitest.config.ts.
 const MUTATION_INTEGRATION_TESTS = [
   'test/tokens.*.test.ts',
@@ -18,6 +19,7 @@ const MUTATION_INTEGRATION_TESTS = [
   'test/redis-cluster.store.test.ts',
   'test/providers.*.test.ts',
   'test/hardening.budget.test.ts',
+  'test/operational.test.ts',
 ];
 const SPAWNS_THE_BUILD = ['test/tokens.redis-outage.test.ts'];
 

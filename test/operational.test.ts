@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_USERS } from '../sandbox/index.js';
 import { runGateway, startHarness, type Harness } from './helpers/harness.js';
@@ -61,6 +62,22 @@ describe('health and readiness', () => {
     const response = await fetch(`${origin}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ready', checks: { store: 'ok', tenant: 'ok' } });
+  });
+
+  it('is not ready on a server whose JWKS holds no RSA key (not an Auth0 tenant), and says so', async () => {
+    const { publicKey } = await generateKeyPair('ES256');
+    const ecOnly = { keys: [{ ...(await exportJWK(publicKey)), kid: 'ec-only', use: 'sig', alg: 'ES256' }] };
+    h.sandbox.tenant.injectFault('jwks', { status: 200, body: ecOnly, times: 100 });
+    const gateway = await runGateway(h.env);
+    try {
+      const ready = await fetch(`${new URL(gateway.url).origin}/readyz`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { checks: { tenant: string } };
+      expect(body.checks.tenant).toMatch(/holds no RSA signing key/);
+    } finally {
+      h.sandbox.tenant.clearFaults();
+      await gateway.close();
+    }
   });
 
   it('starts with an unreachable Redis: /healthz 200, /readyz 503', async () => {
