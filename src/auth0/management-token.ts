@@ -1,5 +1,5 @@
 import { ConfigurationError, ProviderRateLimitedError, UpstreamUnavailableError } from '../errors.js';
-import { requestDeadline } from '../http/request-stats.js';
+import { waitWithinDeadline } from '../http/request-stats.js';
 import { retryAfterMs, type UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -65,8 +65,7 @@ export class ManagementTokenProvider {
       const shared = await this.readShared();
       if (shared) return this.remember(shared);
       // Waiting in vain is no failure: after the wait we re-read, and fetch ourselves if still empty.
-      const deadline = requestDeadline(this.deps.requestTimeoutMs);
-      const waitMs = deadline === undefined ? LOCK_WAIT_MS : Math.max(0, Math.min(LOCK_WAIT_MS, deadline - Date.now()));
+      const waitMs = waitWithinDeadline(LOCK_WAIT_MS, this.deps.requestTimeoutMs);
       const lease = await this.deps.lock.acquire(LOCK_KEY, { leaseMs: 15_000, waitMs }).catch((error: unknown) => {
         throw new StoreFailure(error);
       });

@@ -72,6 +72,12 @@ export function requestDeadline(timeoutMs: number | undefined): number | undefin
   return scope && timeoutMs !== undefined ? scope.startedAt + timeoutMs : undefined;
 }
 
+/** `waitMs`, cut to what is left of the current request's deadline (never negative); as is outside a request. */
+export function waitWithinDeadline(waitMs: number, timeoutMs: number | undefined): number {
+  const deadline = requestDeadline(timeoutMs);
+  return deadline === undefined ? waitMs : Math.max(0, Math.min(waitMs, deadline - Date.now()));
+}
+
 /** Notes that the current request was answered with a record `ageMs` old because `upstream` failed. */
 export function recordStaleServe(upstream: string, ageMs: number): void {
   const stats = storage.getStore()?.stats;

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { GatewayConfig } from '../config.js';
 import { ConfigurationError, GatewayError, ProviderRateLimitedError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
-import { requestDeadline } from '../http/request-stats.js';
+import { waitWithinDeadline } from '../http/request-stats.js';
 import type { UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -216,9 +216,7 @@ export class TokenBroker {
    */
   private lockOptions(): { leaseMs: number; maxHoldMs: number; waitMs: number } {
     const maxHoldMs = UPSTREAM_CALLS_PER_RENEWAL * this.deps.config.upstream.timeoutMs;
-    const deadline = requestDeadline(this.deps.config.upstream.requestTimeoutMs);
-    const waitMs = maxHoldMs + LOCK_LEASE_MS;
-    return { leaseMs: LOCK_LEASE_MS, maxHoldMs, waitMs: deadline === undefined ? waitMs : Math.max(0, Math.min(waitMs, deadline - Date.now())) };
+    return { leaseMs: LOCK_LEASE_MS, maxHoldMs, waitMs: waitWithinDeadline(maxHoldMs + LOCK_LEASE_MS, this.deps.config.upstream.requestTimeoutMs) };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
 import { type ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
-import { requestDeadline } from '../http/request-stats.js';
+import { waitWithinDeadline } from '../http/request-stats.js';
 import type { UpstreamClient } from '../http/upstream.js';
 import type { Logger } from '../logger.js';
 import { SingleFlight, type DistributedLock } from '../store/lock.js';
@@ -215,9 +215,7 @@ export class TokenVault {
   private lockOptions(): { leaseMs: number; maxHoldMs: number; waitMs: number } {
     const { timeoutMs, maxRetries, requestTimeoutMs } = this.deps.config.upstream;
     const maxHoldMs = (maxRetries + 1) * timeoutMs;
-    const waitMs = maxHoldMs + LOCK_LEASE_MS;
-    const deadline = requestDeadline(requestTimeoutMs);
-    return { leaseMs: LOCK_LEASE_MS, maxHoldMs, waitMs: deadline === undefined ? waitMs : Math.max(0, Math.min(waitMs, deadline - Date.now())) };
+    return { leaseMs: LOCK_LEASE_MS, maxHoldMs, waitMs: waitWithinDeadline(maxHoldMs + LOCK_LEASE_MS, requestTimeoutMs) };
   }
 
   private reauthentication(subject: VaultSubject, reason: string): ReauthenticationRequiredError {
