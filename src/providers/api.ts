@@ -136,3 +136,13 @@ export function retryAfterSeconds(response: UpstreamResponse, fallback: number):
   const asked = retryAfterMs(response.headers);
   return asked !== undefined && asked > 0 ? Math.ceil(asked / 1000) : fallback;
 }
+
+// Upstream text ends up in an error message: keep it short.
+const MAX_UPSTREAM_TEXT = 200;
+
+/** A string from an upstream body, trimmed and shortened for an error message; undefined for anything else. */
+export function upstreamText(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  return trimmed.length > MAX_UPSTREAM_TEXT ? `${trimmed.slice(0, MAX_UPSTREAM_TEXT)}…` : trimmed;
+}

@@ -1,14 +1,11 @@
 import type { UpstreamResponse } from '../../http/upstream.js';
-import { retryAfterSeconds, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
+import { retryAfterSeconds, upstreamText, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
 
 /** Bitbucket's error envelope, `{"type":"error","error":{"message"}}`. */
 interface BitbucketErrorBody {
   type?: string;
   error?: { message?: unknown; detail?: unknown; data?: { announcement_url?: unknown } };
 }
-
-// Upstream text ends up in an error message: keep it short.
-const MAX_MESSAGE_LENGTH = 200;
 
 /**
  * Bitbucket Cloud's 2.0 API and its error envelope `{"type":"error","error":{"message",…}}`
@@ -21,7 +18,7 @@ export const bitbucketApi: ProviderApiDefinition = {
   provider: 'bitbucket',
   classify: (response: UpstreamResponse): ProviderFailure => {
     const error = (response.body as BitbucketErrorBody | undefined)?.error;
-    const message = text(error?.message);
+    const message = upstreamText(error?.message);
     switch (response.status) {
       case 401:
         return { kind: 'unauthorized' };
@@ -31,12 +28,12 @@ export const bitbucketApi: ProviderApiDefinition = {
       case 404:
         return { kind: 'not_found' };
       case 400: {
-        const detail = text(error?.detail);
+        const detail = upstreamText(error?.detail);
         return { kind: 'bad_request', message: [message ?? 'bad request', detail && `(${detail})`].filter(Boolean).join(' ') };
       }
       case 410: {
         // classify does not see the URL; the envelope names the change that withdrew the endpoint.
-        const announcement = text(error?.data?.announcement_url);
+        const announcement = upstreamText(error?.data?.announcement_url);
         const why = [message, announcement && `see ${announcement}`].filter(Boolean).join('; ');
         return { kind: 'unavailable', detail: `the endpoint was withdrawn by Atlassian (HTTP 410 Gone${why ? `: ${why}` : ''})` };
       }
@@ -45,10 +42,3 @@ export const bitbucketApi: ProviderApiDefinition = {
     }
   },
 };
-
-/** A string from an upstream body, trimmed and shortened; undefined for anything else. */
-function text(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  return trimmed.length > MAX_MESSAGE_LENGTH ? `${trimmed.slice(0, MAX_MESSAGE_LENGTH)}…` : trimmed;
-}

@@ -1,5 +1,5 @@
 import type { UpstreamResponse } from '../../http/upstream.js';
-import { retryAfterSeconds, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
+import { retryAfterSeconds, upstreamText, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
 
 /** A GitHub error answer: REST-style `{message}` (401, secondary limits) or GraphQL-style `{errors: [{type, message}]}`. */
 interface GitHubErrorBody {
@@ -7,8 +7,7 @@ interface GitHubErrorBody {
   errors?: unknown;
 }
 
-// Upstream text ends up in error messages: keep it short, and never let a token through.
-const MAX_MESSAGE_LENGTH = 200;
+// Upstream text ends up in error messages: never let a token through.
 const TOKEN_LIKE = /\bgh[opusr]_[A-Za-z0-9_]+/g;
 // A limit that names no wait: GitHub's primary window is an hour, its secondary limits ask for about a minute.
 const DEFAULT_RETRY_AFTER = 60;
@@ -63,9 +62,7 @@ export function errorTypes(body: unknown): string[] {
 
 /** Upstream text fit for an error message: a string, trimmed, shortened, anything token-like blanked. */
 export function githubText(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const clean = value.trim().replace(TOKEN_LIKE, '[redacted]');
-  return clean.length > MAX_MESSAGE_LENGTH ? `${clean.slice(0, MAX_MESSAGE_LENGTH)}…` : clean;
+  return upstreamText(typeof value === 'string' ? value.replace(TOKEN_LIKE, '[redacted]') : value);
 }
 
 function firstErrorMessage(body: unknown): string | undefined {

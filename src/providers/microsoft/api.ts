@@ -1,5 +1,5 @@
 import type { UpstreamResponse } from '../../http/upstream.js';
-import { retryAfterSeconds, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
+import { retryAfterSeconds, upstreamText, type ProviderApiDefinition, type ProviderFailure } from '../api.js';
 
 /** Microsoft Graph's error envelope, `{"error":{"code","message","innerError":{…}}}`. */
 interface GraphErrorBody {
@@ -12,9 +12,6 @@ const PERMISSION_CODES = new Set(['ErrorAccessDenied', 'Authorization_RequestDen
 
 // Graph always sends Retry-After with a 429; should it not, wait this long (seconds).
 const DEFAULT_RETRY_AFTER = 10;
-
-// Upstream text ends up in an error message: keep it short.
-const MAX_MESSAGE_LENGTH = 200;
 
 /**
  * Microsoft Graph v1.0 (docs/upstream-apis.md#microsoft). Every call asks for times in UTC
@@ -34,7 +31,7 @@ export const microsoftApi: ProviderApiDefinition = {
   classify: (response: UpstreamResponse): ProviderFailure => {
     // Bodies are read defensively: a proxy's or a truncated answer must still classify, not throw.
     const error = (response.body as GraphErrorBody | null | undefined)?.error;
-    const code = text(error?.code);
+    const code = upstreamText(error?.code);
     const named = `HTTP ${response.status}${code ? ` (${code})` : ''}`;
     switch (response.status) {
       case 401:
@@ -51,19 +48,12 @@ export const microsoftApi: ProviderApiDefinition = {
       case 404:
         return { kind: 'not_found' };
       case 400:
-        return { kind: 'bad_request', message: text(error?.message) ?? 'bad request' };
+        return { kind: 'bad_request', message: upstreamText(error?.message) ?? 'bad request' };
       default:
         return { kind: 'unavailable', detail: named };
     }
   },
 };
-
-/** A string from an upstream body, trimmed and shortened; undefined for anything else. */
-function text(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  return trimmed.length > MAX_MESSAGE_LENGTH ? `${trimmed.slice(0, MAX_MESSAGE_LENGTH)}…` : trimmed;
-}
 
 /** Graph's `dateTimeTimeZone`: a wall-clock time without offset and the zone it is in. */
 export interface GraphDateTimeTimeZone {
