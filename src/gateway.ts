@@ -31,6 +31,8 @@ export interface GatewayOptions {
   graphiql?: GraphiQLPageOptions;
   /** Minimum time between JWKS fetches caused by unknown key ids. */
   jwksCooldownMs?: number;
+  /** How long a JWKS download may take (default 5 s). */
+  jwksTimeoutMs?: number;
   /** Waits between readiness checks of the tenant after failures (default 1 s doubling up to 60 s). */
   tenantRetry?: { firstMs: number; maxMs: number };
 }
@@ -68,7 +70,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const metrics = createMetrics();
   const { services, store, managementToken, close: closeServices } = createServices(config, logger, metrics, tokenPolicies);
 
-  const verifier = new CallerVerifier({ origin: config.auth0.origin, audience: config.auth0.audience, jwksCooldownMs: options.jwksCooldownMs });
+  const verifier = new CallerVerifier({
+    origin: config.auth0.origin,
+    audience: config.auth0.audience,
+    jwksCooldownMs: options.jwksCooldownMs,
+    jwksTimeoutMs: options.jwksTimeoutMs,
+  });
   const tenant = new TenantReadiness({
     origin: config.auth0.origin,
     signingKeys: verifier,

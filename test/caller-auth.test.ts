@@ -140,6 +140,16 @@ describe('caller authentication', () => {
     await expectRejected(unseen, /unknown key/);
   });
 
+  it('does not remember a token in its last second: once its key is withdrawn, it is refused', async () => {
+    // Start early in a second, so the token's last second is still ahead when it is checked again.
+    while (Date.now() % 1000 > 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    const lastSecond = await h.sandbox.tenant.issueAccessToken({ sub: ADA, scope: 'openid' }, { expiresIn: 1 });
+    expect((await h.query(lastSecond, ME)).data).toEqual({ me: { id: ADA } });
+    await h.sandbox.tenant.rotateSigningKey({ dropOld: true });
+    expect((await h.query(await h.token(ADA), ME)).data).toEqual({ me: { id: ADA } });
+    await expectRejected(lastSecond, /unknown key|expired/);
+  });
+
   it('fetches the JWKS again when the tenant rotates its signing key', async () => {
     const jwksBefore = h.sandbox.tenant.count('jwks');
     await h.sandbox.tenant.rotateSigningKey();
@@ -189,6 +199,25 @@ describe('tenant keys unavailable', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const retried = await fresh.query(await fresh.token(ADA), ME);
       expect(retried.data).toEqual({ me: { id: ADA } });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  // Whatever way the download fails, the caller's token is not blamed: 503, and no 401 that would
+  // make a client throw a good token away.
+  it.each([
+    ['the connection is cut', { reset: true }],
+    ['the tenant does not answer in time', { hang: true }],
+    ['the answer is not a key set', { status: 200, body: { keys: 'none' } }],
+    ['the answer is not JSON', { status: 200, body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } }],
+  ])('answers 503 UPSTREAM_UNAVAILABLE when %s', async (_, fault) => {
+    const fresh = await startHarness({ redis: false, gatewayOptions: { jwksTimeoutMs: 300 } });
+    try {
+      fresh.sandbox.tenant.injectFault('jwks', { times: 5, ...fault });
+      const answer = await fresh.query(await fresh.token(ADA), ME);
+      expect(answer.status).toBe(503);
+      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'auth0' });
     } finally {
       await fresh.close();
     }

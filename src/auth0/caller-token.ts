@@ -22,6 +22,8 @@ export interface CallerVerifierOptions {
   jwksCooldownMs?: number;
   /** How long a fetched JWKS is trusted before it is fetched again. */
   jwksMaxAgeMs?: number;
+  /** How long one JWKS download may take before it counts as failed (503, not 401). */
+  jwksTimeoutMs?: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class CallerVerifier {
     this.jwks = createRemoteJWKSet(new URL(`${options.origin}/.well-known/jwks.json`), {
       cooldownDuration: options.jwksCooldownMs ?? 10_000,
       cacheMaxAge: options.jwksMaxAgeMs ?? 10 * 60_000,
-      timeoutDuration: 5_000,
+      timeoutDuration: options.jwksTimeoutMs ?? 5_000,
       // jose says only "expected 200 OK"; the status it got tells a wrong AUTH0_DOMAIN apart.
       [customFetch]: async (url, init) => {
         const response = await fetch(url, init);
@@ -128,14 +130,14 @@ function describe(error: unknown): string {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the access token must be signed with RS256';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'the access token was signed with an unknown key';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the access token signature is invalid';
-  if (error instanceof joseErrors.JWKSInvalid) return 'the tenant signing keys are invalid';
   return 'the access token is malformed';
 }
 
-// jose reports a failed JWKS download as a timeout, a generic JOSEError (non-200, bad JSON) or the
-// fetch's own error; every other failure is about the token.
+// jose reports a failed JWKS download as a timeout, a key set that is not one (JWKSInvalid), a
+// generic JOSEError (non-200, bad JSON) or the fetch's own error; every other failure is about the
+// token.
 function isKeyFetchFailure(error: unknown): boolean {
-  if (error instanceof joseErrors.JWKSTimeout) return true;
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return true;
   if (error instanceof joseErrors.JOSEError) return error.code === 'ERR_JOSE_GENERIC';
   return true;
 }
