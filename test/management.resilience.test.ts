@@ -113,6 +113,21 @@ describe('server errors and timeouts', () => {
     expect(answer.errors).toBeUndefined();
     expect(answer.data).toEqual({ users: ids.map((id) => ({ id })) });
   });
+
+  it('falls back to per-user reads when the tenant refuses a search query (400), and logs it as a warning', async () => {
+    h.sandbox.tenant.injectFault('searchUsers', {
+      status: 400,
+      body: { statusCode: 400, error: 'Bad Request', message: 'Query validation error', errorCode: 'invalid_query_string' },
+    });
+    const gets = h.sandbox.tenant.count('getUser');
+    const ids = [SEED_USERS.grace, SEED_USERS.ada];
+    const answer = await h.query(partner, 'query ($ids: [ID!]!) { users(ids: $ids) { id } }', { ids });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data).toEqual({ users: ids.map((id) => ({ id })) });
+    expect(h.sandbox.tenant.count('getUser') - gets).toBe(2);
+    const warning = h.main.logs.map((line) => JSON.parse(line) as Record<string, unknown>).findLast((entry) => entry.event === 'user_search_failed');
+    expect(warning).toMatchObject({ level: 40, count: 2, reason: expect.stringContaining('the Management API answered HTTP 400') as unknown });
+  });
 });
 
 describe('Management API token', () => {

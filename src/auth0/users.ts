@@ -143,8 +143,16 @@ export class UserDirectory {
     const result = new Map<string, UserRecord | null | Error>();
     for (const chunk of this.chunks(ids)) {
       const users = await this.deps.client.searchUsers(userIdQuery(chunk), chunk.length, SEARCH_FIELDS).catch((error: unknown) => {
-        // A search that times out (503) is no reason to fail: the per-id reads below still work.
-        if (error instanceof UpstreamUnavailableError) return [] as Auth0User[];
+        // A failed search (a timeout, a 5xx, or a 400 for a query Auth0 would not parse) is no reason
+        // to fail: the per-id reads below still work. It is logged, since every batch then costs a
+        // GET per id, and a 400 means the gateway built a query the tenant refuses.
+        if (error instanceof UpstreamUnavailableError) {
+          this.deps.logger.warn(
+            { event: 'user_search_failed', count: chunk.length, reason: error.message },
+            'Auth0 user search failed; reading the users one by one',
+          );
+          return [] as Auth0User[];
+        }
         throw error;
       });
       const records = await Promise.all(users.map(async (user) => (await this.accept(user, false)).record));
