@@ -1,4 +1,6 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import base from './vitest.config.js';
 
 // The tests `npm run test:mutation` (StrykerJS, stryker.config.json) runs against each mutant of the
@@ -23,9 +25,28 @@ const MUTATION_INTEGRATION_TESTS = [
 ];
 const SPAWNS_THE_BUILD = ['test/tokens.redis-outage.test.ts'];
 
+/**
+ * Stryker runs the tests covering a mutant one file at a time and stops at the first failure, so
+ * the order decides how long a killed mutant takes. Vitest's own order suits a full parallel run
+ * (slowest files first, the `integration` project before `unit`); this one puts first the file
+ * that failed last (it likely kills the neighbouring mutant too), then the quickest files. It
+ * changes how soon a mutant is killed, never whether.
+ */
+class QuickestFirst extends BaseSequencer {
+  override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const ranked = files.map((spec) => {
+      const state = this.ctx.cache.getFileTestResults(`${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`);
+      return { spec, passed: state?.failed ? 0 : 1, duration: state?.duration ?? Number.MAX_SAFE_INTEGER };
+    });
+    ranked.sort((a, b) => a.passed - b.passed || a.duration - b.duration);
+    return Promise.resolve(ranked.map(({ spec }) => spec));
+  }
+}
+
 export default defineConfig({
   resolve: base.resolve,
   test: {
+    sequence: { sequencer: QuickestFirst },
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
       {
