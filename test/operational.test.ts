@@ -64,6 +64,18 @@ describe('health and readiness', () => {
     expect(await response.json()).toEqual({ status: 'ready', checks: { store: 'ok', tenant: 'ok' } });
   });
 
+  it('becomes ready as it starts, once it has counted the RSA signing keys of the tenant', async () => {
+    // Its own gateway, so the key count happens inside this test rather than at the file's start.
+    const gateway = await runGateway(h.env);
+    try {
+      const ready = await fetch(`${new URL(gateway.url).origin}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ checks: { tenant: 'ok' } });
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('is not ready on a server whose JWKS holds no RSA key (not an Auth0 tenant), and says so', async () => {
     const { publicKey } = await generateKeyPair('ES256');
     const ecOnly = { keys: [{ ...(await exportJWK(publicKey)), kid: 'ec-only', use: 'sig', alg: 'ES256' }] };

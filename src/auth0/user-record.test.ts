@@ -163,6 +163,14 @@ describe('toUserRecord: token presence known or unknown', () => {
     expect(toUserRecord(oauth1Only, false).record.identities[0]!.tokens).toEqual({ hasAccessToken: false, hasRefreshToken: false });
   });
 
+  it('trusts any one token field alone: a search answer with just an access token or just a refresh token is known', () => {
+    const only = (fields: Record<string, string>) =>
+      toUserRecord(user({ identities: [{ provider: 'google-oauth2', user_id: '1', connection: 'google-oauth2', ...fields }] }), false).record.identities[0]!
+        .tokens;
+    expect(only({ access_token: 'a' })).toEqual({ hasAccessToken: true, hasRefreshToken: false });
+    expect(only({ refresh_token: 'r' })).toEqual({ hasAccessToken: false, hasRefreshToken: true });
+  });
+
   it('counts empty token strings as absent', () => {
     const empty = user({ identities: [{ provider: 'google-oauth2', user_id: '1', connection: 'google-oauth2', access_token: '', refresh_token: '' }] });
     const { record, tokens } = toUserRecord(empty, false);
