@@ -7,7 +7,10 @@ import { sendRefreshGrant } from './refresh-grant.js';
 // How a refresh grant's answer is read: a new token only from a 200 with `access_token` and no
 // `error` (GitHub refuses with HTTP 200), a dead grant from the grant errors (RFC 6749
 // `invalid_grant`, GitHub's `bad_refresh_token`), the gateway's configuration from the client errors
-// (`invalid_client`, GitHub's `incorrect_client_credentials`), in JSON or form-encoded.
+// (`invalid_client`, GitHub's `incorrect_client_credentials`), in JSON or form-encoded. Nothing is
+// sent without both client credentials; the request is a form (RFC 6749 §6); a 429 is a rate limit
+// with the provider's Retry-After in seconds; any other failure is the endpoint's, with its status
+// and error code, never a crash on an odd body and never fields read out of text that is not a form.
 
 const ENDPOINT: RefreshEndpoint = {
   tokenUrl: 'https://github.example/login/oauth/access_token',
@@ -98,6 +101,73 @@ describe('sendRefreshGrant', () => {
     expect(error.message).not.toContain('app-secret');
     expect((await failure(sendRefreshGrant(answering(401, { error: 'invalid_client' }).http, 'google-oauth2', ENDPOINT, 'r'))).extensions.code).toBe(
       'CONFIGURATION_ERROR',
+    );
+  });
+
+  it('sends the refresh grant form-encoded, as RFC 6749 requires', async () => {
+    const { http, sent } = answering(200, { access_token: 'ya29.new', expires_in: 3599 });
+    await sendRefreshGrant(http, 'google-oauth2', ENDPOINT, 'r');
+    expect(sent[0]).toMatchObject({ method: 'POST', url: ENDPOINT.tokenUrl });
+    expect(sent[0]!.headers).toMatchObject({ 'content-type': 'application/x-www-form-urlencoded' });
+  });
+
+  it('refuses to send a grant without both client id and secret, as the gateway misconfigured', async () => {
+    for (const endpoint of [
+      { ...ENDPOINT, clientId: '', clientSecret: '' },
+      { ...ENDPOINT, clientSecret: '' },
+      { ...ENDPOINT, clientId: '' },
+    ]) {
+      const { http, sent } = answering(200, { access_token: 'ghu_new' });
+      const error = await failure(sendRefreshGrant(http, 'github', endpoint, 'ghr_old'));
+      expect(error.extensions).toEqual({ code: 'CONFIGURATION_ERROR', provider: 'github' });
+      expect(error.message).toContain('no client id and secret to refresh tokens with');
+      expect(sent).toEqual([]);
+    }
+  });
+
+  it('renews only from HTTP 200, even when another status carries an access token', async () => {
+    const error = await failure(sendRefreshGrant(answering(500, { access_token: 'ya29.stale' }).http, 'google-oauth2', ENDPOINT, 'r'));
+    expect(error.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+  });
+
+  it("reads a 429 as the provider's rate limit, passing on its Retry-After in whole seconds", async () => {
+    const limited = (headers: Record<string, string>) => failure(sendRefreshGrant(answering(429, '', headers).http, 'bitbucket', ENDPOINT, 'r'));
+    expect((await limited({ 'content-type': 'text/plain', 'retry-after': '30' })).extensions).toEqual({
+      code: 'PROVIDER_RATE_LIMITED',
+      provider: 'bitbucket',
+      retryAfter: 30,
+    });
+    expect((await limited({ 'content-type': 'text/plain', 'retry-after': '2.5' })).extensions).toMatchObject({ retryAfter: 3 });
+    // Without a Retry-After, or with 0, the caller still waits a second rather than retrying at once.
+    expect((await limited({ 'content-type': 'text/plain' })).extensions).toMatchObject({ retryAfter: 1 });
+    expect((await limited({ 'content-type': 'text/plain', 'retry-after': '0' })).extensions).toMatchObject({ retryAfter: 1 });
+  });
+
+  it("reports any other failure as the endpoint unavailable, with its status and the provider's error code", async () => {
+    const plain = await failure(sendRefreshGrant(answering(502, '<html>Bad Gateway</html>', { 'content-type': 'text/html' }).http, 'github', ENDPOINT, 'r'));
+    expect(plain.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', provider: 'github' });
+    expect(plain.message).toBe('github is unavailable: the token endpoint answered HTTP 502');
+    const coded = await failure(sendRefreshGrant(answering(503, { error: 'temporarily_unavailable' }).http, 'microsoft', ENDPOINT, 'r'));
+    expect(coded.message).toBe('microsoft is unavailable: the token endpoint answered HTTP 503 (temporarily_unavailable)');
+  });
+
+  it('reads a JSON null or array answer as the endpoint unavailable, not as a crash', async () => {
+    for (const body of [null, [], ['invalid_grant']]) {
+      const error = await failure(sendRefreshGrant(answering(502, body).http, 'google-oauth2', ENDPOINT, 'r'));
+      expect(error.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    }
+  });
+
+  it('reads fields only out of JSON or a form, never out of text that merely looks like one', async () => {
+    // A proxy's plain-text page must not declare the grant dead (the refresh token would be dropped)
+    // nor hand out a token.
+    const refusal = await failure(sendRefreshGrant(answering(400, 'error=invalid_grant', { 'content-type': 'text/plain' }).http, 'github', ENDPOINT, 'r'));
+    expect(refusal.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    const token = await failure(sendRefreshGrant(answering(200, 'access_token=ghu_x', { 'content-type': 'text/html' }).http, 'github', ENDPOINT, 'r'));
+    expect(token.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    // Without a content type the text is not a form either.
+    expect((await failure(sendRefreshGrant(answering(200, 'access_token=ghu_x', {}).http, 'github', ENDPOINT, 'r'))).extensions.code).toBe(
+      'UPSTREAM_UNAVAILABLE',
     );
   });
 });
