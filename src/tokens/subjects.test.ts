@@ -2,16 +2,20 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionDirectory } from '../auth0/connections.js';
 import type { Auth0Connection } from '../auth0/types.js';
 import type { IdentityTokens } from '../auth0/user-record.js';
+import type { UserDirectory } from '../auth0/users.js';
 import type { SharedStore } from '../store/store.js';
 import { Sealer } from '../store/sealing.js';
-import { adminTokenSubject, adminTokensOf, auth0TokensOfIdentity, identitySubjectKey, type IdentityRef } from './subjects.js';
+import { adminTokenSubject, adminTokensOf, auth0TokensOfIdentity, identitySubject, identitySubjectKey, vaultSubjectKey, type IdentityRef } from './subjects.js';
 import { TokenStore } from './token-store.js';
 
 // identitySubjectKey is the broker's key of an identity's tokens. It holds the ids in clear by
 // design: it is what the token store hashes (TokenBroker: "hashed before it reaches the store";
 // README: "keys are hashes, so no user id or token appears in Redis"). So it must tell every
 // identity apart — tokens of one user or connection must never be served for another — and the
-// store keys derived from it must not contain any of the ids.
+// store keys derived from it must not contain any of the ids. The same holds for the keys of
+// Token Vault identities (kept apart from the identities[] key of the same identity) and of
+// enterprise connections' admin tokens (one per connection). An identity subject reads from Auth0
+// the tokens of exactly its identity: same connection and same identity id.
 
 const REF: IdentityRef = { userId: 'auth0|alice', provider: 'google-oauth2', connection: 'google-oauth2', identityUserId: '1234567' };
 
@@ -51,6 +55,65 @@ describe('identitySubjectKey', () => {
     expect(admin.key).not.toBe(identitySubjectKey({ userId: 'con_1', connection: '', identityUserId: '' }));
     expect(identitySubjectKey(REF).startsWith('identity\u0000')).toBe(true);
     expect(admin.key.startsWith('identity')).toBe(false);
+  });
+});
+
+describe('vaultSubjectKey', () => {
+  it('tells apart users, connections and identities', () => {
+    const keys = new Set([
+      vaultSubjectKey(REF),
+      vaultSubjectKey({ ...REF, userId: 'auth0|bob' }),
+      vaultSubjectKey({ ...REF, connection: 'google-work' }),
+      vaultSubjectKey({ ...REF, identityUserId: '7654321' }),
+    ]);
+    expect(keys.size).toBe(4);
+    expect(vaultSubjectKey({ ...REF })).toBe(vaultSubjectKey(REF));
+  });
+
+  it("keeps an identity's Token Vault tokens apart from its identities[] tokens", () => {
+    expect(vaultSubjectKey(REF)).not.toBe(identitySubjectKey(REF));
+  });
+});
+
+describe('adminTokenSubject', () => {
+  const connections = {} as ConnectionDirectory;
+
+  it('has one key per connection, by its id', () => {
+    const corp = adminTokenSubject(connections, { id: 'con_1', name: 'corp', strategy: 'waad' });
+    const partner = adminTokenSubject(connections, { id: 'con_2', name: 'partner', strategy: 'waad' });
+    expect(partner.key).not.toBe(corp.key);
+    expect(adminTokenSubject(connections, { id: 'con_1', name: 'corp-renamed', strategy: 'waad' }).key).toBe(corp.key);
+    expect(corp).toMatchObject({ provider: 'waad', connection: 'corp' });
+  });
+
+  it('is a different namespace from Token Vault subjects', () => {
+    const admin = adminTokenSubject(connections, { id: 'con_1', name: 'corp', strategy: 'waad' });
+    expect(admin.key).not.toBe(vaultSubjectKey({ userId: 'con_1', connection: '', identityUserId: '' }));
+  });
+});
+
+describe('identitySubject.readAuth0', () => {
+  function tokensOf(connection: string, identityUserId: string, accessToken: string): IdentityTokens {
+    return { userId: REF.userId, provider: 'google-oauth2', connection, identityUserId, accessToken, tokensStoredAt: null };
+  }
+
+  function usersHolding(tokens: IdentityTokens[]): UserDirectory {
+    return { loadFreshWithTokens: async () => ({ record: {}, tokens }) } as unknown as UserDirectory;
+  }
+
+  it('reads the tokens of its own identity, not of another account linked on the same connection', async () => {
+    const users = usersHolding([tokensOf('google-oauth2', '7654321', 'at-other-account'), tokensOf('google-oauth2', '1234567', 'at-own')]);
+    await expect(identitySubject(users, REF).readAuth0()).resolves.toMatchObject({ accessToken: 'at-own' });
+  });
+
+  it('reads the tokens of its own connection, not of another connection with the same identity id', async () => {
+    const users = usersHolding([tokensOf('google-work', '1234567', 'at-other-connection'), tokensOf('google-oauth2', '1234567', 'at-own')]);
+    await expect(identitySubject(users, REF).readAuth0()).resolves.toMatchObject({ accessToken: 'at-own' });
+  });
+
+  it('holds nothing when Auth0 has no tokens for its identity', async () => {
+    const users = usersHolding([tokensOf('google-work', '1234567', 'at-a'), tokensOf('google-oauth2', '7654321', 'at-b')]);
+    await expect(identitySubject(users, REF).readAuth0()).resolves.toBeUndefined();
   });
 });
 
