@@ -98,9 +98,10 @@ export function readExchangeAnswer(response: Pick<UpstreamResponse, 'status' | '
 
 /** Epoch ms from `expires_at` (epoch seconds) or `expires_in` (seconds from now); null when neither is a number. */
 function expiryOf(body: Record<string, unknown>, now: number): number | null {
+  // Number() makes an absent field NaN and null 0: neither is a time, and a null `expires_in` is
+  // no expiry rather than "expires now".
   const at = Number(body.expires_at);
-  if (body.expires_at !== undefined && body.expires_at !== null && Number.isFinite(at) && at > 0) return at * 1000;
-  const within = Number(body.expires_in);
-  if (body.expires_in !== undefined && body.expires_in !== null && Number.isFinite(within)) return now + within * 1000;
-  return null;
+  if (Number.isFinite(at) && at > 0) return at * 1000;
+  const within = body.expires_in === null ? Number.NaN : Number(body.expires_in);
+  return Number.isFinite(within) ? now + within * 1000 : null;
 }
