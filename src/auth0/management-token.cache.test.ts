@@ -39,7 +39,7 @@ function tokenEndpoint(expiresIn = 86_400) {
   return { http, requests };
 }
 
-type StoreOperation = 'get' | 'set' | 'setIfAbsent' | 'delete';
+type StoreOperation = 'get' | 'set' | 'setIfAbsent' | 'delete' | 'deleteIfEquals';
 
 /** An in-memory store whose operations can be made to fail, as a Redis outage would. */
 class FlakyStore extends MemoryStore {
@@ -71,6 +71,11 @@ class FlakyStore extends MemoryStore {
   override async delete(...keys: string[]): Promise<void> {
     this.check('delete');
     return super.delete(...keys);
+  }
+
+  override async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    this.check('deleteIfEquals');
+    return super.deleteIfEquals(key, expected);
   }
 
   private check(operation: StoreOperation): void {
@@ -274,12 +279,21 @@ describe('ManagementTokenProvider when the shared store fails', () => {
     expect(storeUnavailable(lines)).toEqual([expect.objectContaining(warning)]);
   });
 
-  it('still answers a token when it cannot be stored, and warns', async () => {
-    const { http } = tokenEndpoint();
+  it('still answers the token it fetched when it cannot be stored, fetches no second one, and warns', async () => {
+    const { http, requests } = tokenEndpoint();
     const { lines, logger } = logSink();
     const store = new FlakyStore();
     store.failing.add('set');
-    await expect(instance(http, store, Sealer.ephemeral(), logger).token()).resolves.toMatch(/^mgmt-token-\d$/);
-    expect(storeUnavailable(lines)).toEqual([expect.objectContaining(warning)]);
+    await expect(instance(http, store, Sealer.ephemeral(), logger).token()).resolves.toBe('mgmt-token-1');
+    expect(requests).toHaveLength(1);
+    expect(storeUnavailable(lines)).toEqual([expect.objectContaining({ ...warning, msg: 'shared store unavailable; keeping the Management token locally' })]);
+  });
+
+  it('still answers the token it fetched when the fetch lock cannot be released (the lease runs out by itself)', async () => {
+    const { http, requests } = tokenEndpoint();
+    const store = new FlakyStore();
+    store.failing.add('deleteIfEquals');
+    await expect(instance(http, store, Sealer.ephemeral()).token()).resolves.toBe('mgmt-token-1');
+    expect(requests).toHaveLength(1);
   });
 });

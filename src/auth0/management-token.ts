@@ -74,10 +74,14 @@ export class ManagementTokenProvider {
         const fresh = await this.readShared();
         if (fresh) return this.remember(fresh);
         const fetched = await this.fetchToken();
-        await this.writeShared(fetched);
+        // A store that fails now must not cost the token just fetched (nor a second fetch).
+        await this.writeShared(fetched).catch((error: unknown) => {
+          this.deps.logger.warn({ event: 'management_token_store_unavailable', err: error }, 'shared store unavailable; keeping the Management token locally');
+        });
         return this.remember(fetched);
       } finally {
-        await lease?.release();
+        // The lease runs out by itself when the store cannot delete it.
+        await lease?.release().catch(() => undefined);
       }
     } catch (error) {
       if (!isStoreFailure(error)) throw error;
