@@ -1,13 +1,18 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { Cluster } from 'ioredis';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { hashSlot, RedisClusterStore, type ClusterSeed } from '../src/store/redis-cluster.js';
 import { Sealer } from '../src/store/sealing.js';
 import { TokenStore } from '../src/tokens/token-store.js';
 import { clusterAvailable } from './helpers/harness.js';
 import { freeLoopbackPort } from './helpers/ports.js';
+import { clusterNodeArgs, findOnPath } from './setup/redis.js';
 
 // The shared store on the run's real 3-master Redis Cluster (test/setup/redis.ts): keys that belong
 // together share a slot, multi-key commands work when their keys live on different masters, locks
@@ -297,4 +302,39 @@ describe('RedisClusterStore when the cluster does not answer', () => {
       }
     }
   });
+});
+
+describe.skipIf(!findOnPath('redis-server'))('RedisClusterStore readiness on a one-node cluster of its own', () => {
+  it('reports a master whose cluster state is no longer ok, naming it', async () => {
+    const [port, busPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-cluster-state-'));
+    const node = spawn(
+      findOnPath('redis-server')!,
+      [...clusterNodeArgs(port, dir, 'nodes.conf'), '--cluster-port', String(busPort), '--cluster-announce-ip', '127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    admin.on('error', () => {});
+    let store: RedisClusterStore | undefined;
+    try {
+      // One master serving every slot (announcing its address, which it cannot learn from a peer):
+      // the cluster turns ok by itself, after Redis's own delay of about 2 s.
+      await vi.waitFor(() => admin.cluster('ADDSLOTSRANGE', 0, 16383), { timeout: 10_000, interval: 100 });
+      store = new RedisClusterStore([{ host: '127.0.0.1', port }], PREFIX);
+      const ready = store;
+      await vi.waitFor(() => ready.ping(), { timeout: 15_000, interval: 200 });
+
+      // Slots no longer served: the node reports cluster_state:fail, and readiness says so.
+      await admin.cluster('DELSLOTSRANGE', 0, 99);
+      await vi.waitFor(() => expect(ready.ping()).rejects.toThrow(`redis cluster: 127.0.0.1:${port} reports cluster_state:fail`), {
+        timeout: 10_000,
+        interval: 100,
+      });
+    } finally {
+      await store?.close();
+      admin.disconnect();
+      node.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
