@@ -27,6 +27,11 @@ describe('hashSlot', () => {
     expect(hashSlot('foo{bar')).not.toBe(hashSlot('bar'));
   });
 
+  it('hashes the whole key when it has a closing brace but no opening one', () => {
+    // CLUSTER KEYSLOT foo}bar is 7223; the text before the `}` alone ("foo") would be 12182.
+    expect(hashSlot('foo}bar')).toBe(7223);
+  });
+
   it('hashes UTF-8 bytes and stays within the 16384 slots', () => {
     expect(hashSlot('user:{café}')).toBe(hashSlot('café'));
     for (let i = 0; i < 2000; i++) {
