@@ -119,7 +119,12 @@ describe('MemoryStore publish/subscribe', () => {
     expect(received).toEqual(['1:hello', '2:hello']);
     expect(live).toEqual([true]);
     await store.ping();
+  });
+
+  it('forgets every entry when closed (sealed token copies go with the store)', async () => {
+    const store = new MemoryStore();
+    await store.set('token:a', 'sealed-a', 60_000);
     await store.close();
-    expect(await store.get('anything')).toBeNull();
+    expect(await store.get('token:a')).toBeNull();
   });
 });
