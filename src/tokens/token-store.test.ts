@@ -43,6 +43,24 @@ class FlakyStore extends MemoryStore {
   }
 }
 
+/**
+ * A flaky store whose change announcements can be cut, as when the subscription's connection drops:
+ * subscribers are told they are not live, and messages published meanwhile never reach them.
+ */
+class AnnouncingStore extends FlakyStore {
+  private readonly onLives: ((live: boolean) => void)[] = [];
+  private linked = true;
+  override subscribe(channel: string, onMessage: (message: string) => void, onLive: (live: boolean) => void): void {
+    this.onLives.push(onLive);
+    super.subscribe(channel, (message) => this.linked && onMessage(message), onLive);
+  }
+  /** Cuts or restores the subscription, telling every subscriber (a repeated `true` is Redis' ready and subscribe both reporting). */
+  link(live: boolean): void {
+    this.linked = live;
+    for (const onLive of this.onLives) onLive(live);
+  }
+}
+
 const stores: SharedStore[] = [];
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((store) => store.close()));
@@ -82,8 +100,12 @@ describe('TokenStore during a store outage', () => {
     expect(tokens.unsavedCount).toBe(1);
 
     shared.down = false;
-    // The store still has the old record; the unsaved one is newer and answers.
-    expect((await tokens.readState(SUBJECT)).record?.refreshToken).toBe('refresh-rotated');
+    // The store still has the old record; the unsaved one is newer and answers, from memory.
+    expect(await tokens.readState(SUBJECT)).toEqual({
+      record: expect.objectContaining({ refreshToken: 'refresh-rotated' }),
+      dead: null,
+      fromMemory: true,
+    });
     expect((await tokens.read(SUBJECT))?.refreshToken).toBe('refresh-rotated');
     await tokens.writeBack();
     expect(tokens.unsavedCount).toBe(0);
@@ -121,5 +143,32 @@ describe('TokenStore on the hot path', () => {
     expect((await tokens.readState(SUBJECT)).dead).toBe('invalid_grant');
     await other.clearDead(SUBJECT);
     expect((await tokens.readState(SUBJECT)).dead).toBeNull();
+  });
+
+  it('drops its copies when announcements stop, so a change made meanwhile is read once they resume', async () => {
+    const shared = new AnnouncingStore();
+    stores.push(shared);
+    const sealer = Sealer.ephemeral();
+    const tokens = new TokenStore(shared, sealer);
+    const other = new TokenStore(shared, sealer);
+    await tokens.write(SUBJECT, record('access-1'));
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-1');
+    shared.link(false);
+    // Its announcement is lost: only the dropped copy makes the next read see it.
+    await other.write(SUBJECT, record('access-2'));
+    shared.link(true);
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-2');
+  });
+
+  it('keeps its copies when the subscription reports live again without having dropped', async () => {
+    const shared = new AnnouncingStore();
+    stores.push(shared);
+    const tokens = new TokenStore(shared, Sealer.ephemeral());
+    await tokens.write(SUBJECT, record('access-1'));
+    await tokens.readState(SUBJECT);
+    const reads = shared.reads;
+    shared.link(true);
+    expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-1');
+    expect(shared.reads).toBe(reads);
   });
 });
