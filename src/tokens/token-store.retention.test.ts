@@ -131,4 +131,25 @@ describe('TokenStore idle lifetime', () => {
     expect(store.extensions).toEqual([]);
     expect(store.sets).toEqual([11 * DAY]);
   });
+
+  it('tries a failed renewal again on the next read, not a day later', async () => {
+    let failures = 1;
+    class FailingStore extends CountingStore {
+      override async extendIfEquals(key: string, value: string, ttlMs: number) {
+        const extended = await super.extendIfEquals(key, value, ttlMs);
+        if (failures-- > 0) throw new Error('redis is reconnecting');
+        return extended;
+      }
+    }
+    const store = new FailingStore();
+    const tokens = new TokenStore(store, Sealer.ephemeral(), undefined, { recordIdleTtlMs: 30 * DAY });
+    await tokens.write(SUBJECT, record());
+    vi.setSystemTime(Date.now() + 2 * DAY);
+    await tokens.read(SUBJECT);
+    expect(store.extensions).toHaveLength(1);
+    // The failure is seen in the background; once it is, the next read renews again.
+    await new Promise((resolve) => setImmediate(resolve));
+    await tokens.read(SUBJECT);
+    expect(store.extensions).toEqual([30 * DAY, 30 * DAY]);
+  });
 });

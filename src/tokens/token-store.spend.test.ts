@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../store/memory.js';
 import { Sealer } from '../store/sealing.js';
 import { TokenStore } from './token-store.js';
@@ -65,5 +65,42 @@ describe('TokenStore spend markers', () => {
     expect(key).not.toContain(REFRESH);
     expect(key).not.toContain('bitbucket|');
     expect(store.values[0]).toMatch(/^\d+$/);
+  });
+
+  it('returns the time of the earlier spend, not the time of the later one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-01-01T00:00:00Z'));
+      const { tokens } = tokenStore();
+      const first = Date.now();
+      expect(await tokens.recordSpend(SUBJECT, REFRESH, 600_000)).toBeNull();
+      vi.setSystemTime(first + 30_000);
+      expect(await tokens.recordSpend(SUBJECT, REFRESH, 600_000)).toBe(first);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts a marker that vanished or holds no time as a spend just now', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-01-01T00:00:00Z'));
+      // The marker is there when claimed, then expired (null) or unreadable by the time it is read.
+      for (const stored of [null, '0', '-5', 'Infinity', 'not-a-time']) {
+        class MarkerStore extends RecordingStore {
+          override async setIfAbsent() {
+            return false;
+          }
+          override async get() {
+            return stored;
+          }
+        }
+        const store = new MarkerStore();
+        stores.push(store);
+        expect(await new TokenStore(store, Sealer.ephemeral()).recordSpend(SUBJECT, REFRESH, 60_000)).toBe(Date.now());
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
