@@ -10,6 +10,8 @@ import { providers } from '../src/providers/index.js';
 //                     (API definition, token policy, pure helpers such as the OAuth2 path checks)
 //   2 GraphQL         graphql/, a provider's identity type, fields and definition, providers/index.ts
 //   3 HTTP            plugins/, gateway.ts, main.ts
+// testing/ holds support for the unit tests next to the modules (excluded from the build): it may
+// import any layer, and no module of the product may import it.
 // A module may import its own layer or a lower one. A provider API client that imported the
 // GraphQL context, say, would be a design bug: it must work for any caller, not only a resolver.
 
@@ -21,6 +23,7 @@ const LAYERS: [number, RegExp][] = [
   [2, /^graphql\/|^providers\/(index|provider)\.ts$|^providers\/[^/]+\/(fields|index)\.ts$/],
   [3, /^plugins\/|^(gateway|main)\.ts$/],
 ];
+const TEST_SUPPORT = /^testing\//;
 
 function layerOf(file: string): number | undefined {
   return LAYERS.find(([, pattern]) => pattern.test(file))?.[0];
@@ -45,12 +48,20 @@ describe('the import graph of src/', () => {
   });
 
   it('places every module in a layer', () => {
-    expect(Object.keys(graph).filter((file) => layerOf(file) === undefined)).toEqual([]);
+    expect(Object.keys(graph).filter((file) => layerOf(file) === undefined && !TEST_SUPPORT.test(file))).toEqual([]);
+  });
+
+  it("keeps the unit tests' support (testing/) out of the product", () => {
+    const product = Object.entries(graph).filter(([file]) => !TEST_SUPPORT.test(file));
+    expect(product.flatMap(([file, imports]) => imports.filter((imported) => TEST_SUPPORT.test(imported)).map((imported) => `${file} → ${imported}`))).toEqual(
+      [],
+    );
   });
 
   it('only imports downwards', () => {
     const upward: string[] = [];
     for (const [file, imports] of Object.entries(graph)) {
+      if (TEST_SUPPORT.test(file)) continue;
       const own = layerOf(file) ?? 0;
       for (const imported of imports) {
         const target = layerOf(imported);

@@ -1,27 +1,14 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, UpstreamUnavailableError } from '../errors.js';
 import type { UpstreamClient, UpstreamResponse } from '../http/upstream.js';
-import { createLogger } from '../logger.js';
 import { ManagementClient } from './management-client.js';
 import type { ManagementTokenProvider } from './management-token.js';
+import { logSink } from '../testing/log-sink.js';
 
 // What the gateway asks the Management API, and what it makes of the answers: a search asks for
 // exactly the fields it needs; a refused client (401 after one token renewal, or 403) is the
 // gateway's misconfiguration, reported as CONFIGURATION_ERROR and logged with Auth0's reason so an
 // operator can fix the grant.
-
-/** A logger writing parsed JSON lines to memory. */
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 /** A tenant that gives every call the same answer, counting the calls and the renewed tokens. */
 function tenantAnswering(status: number, body?: unknown) {

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManagementTokenProvider } from './management-token.js';
 import type { UpstreamClient, UpstreamRequest } from '../http/upstream.js';
@@ -6,6 +5,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { DistributedLock } from '../store/lock.js';
 import { MemoryStore, type MemoryStoreOptions } from '../store/memory.js';
 import { Sealer } from '../store/sealing.js';
+import { logSink } from '../testing/log-sink.js';
 
 // The Management token is fetched once and kept, in memory and sealed in the shared store, until
 // shortly before it expires; a token the Management API rejected is forgotten everywhere; and when
@@ -15,17 +15,6 @@ const ORIGIN = 'https://tenant.example';
 const STORE_KEY = 'auth0:management-token';
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const DAY_MS = 86_400_000;
-
-function logSink(): { lines: Record<string, unknown>[]; logger: Logger } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 /** Auth0's token endpoint: the n-th request gets `mgmt-token-n`, valid for `expiresIn` seconds. */
 function tokenEndpoint(expiresIn = 86_400) {

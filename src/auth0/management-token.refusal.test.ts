@@ -1,12 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ManagementTokenProvider, ManagementTokenRefusedError } from './management-token.js';
 import type { GatewayError } from '../errors.js';
 import type { UpstreamClient, UpstreamRequest } from '../http/upstream.js';
-import { createLogger, type Logger } from '../logger.js';
 import { DistributedLock } from '../store/lock.js';
 import { MemoryStore } from '../store/memory.js';
 import { Sealer } from '../store/sealing.js';
+import { logSink } from '../testing/log-sink.js';
 
 // When Auth0 will not give the gateway a Management token, callers get a typed error (a
 // CONFIGURATION_ERROR for refused credentials, PROVIDER_RATE_LIMITED, UPSTREAM_UNAVAILABLE) and
@@ -14,17 +13,6 @@ import { Sealer } from '../store/sealing.js';
 
 const ORIGIN = 'https://tenant.example';
 const CLIENT_SECRET = 'client-secret-value';
-
-function logSink(): { lines: Record<string, unknown>[]; logger: Logger } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 interface Answer {
   status: number;

@@ -1,27 +1,15 @@
-import { Writable } from 'node:stream';
 import { errors as joseErrors } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProviderRateLimitedError } from '../errors.js';
-import { createLogger } from '../logger.js';
 import { ManagementTokenRefusedError } from './management-token.js';
 import { TenantReadiness } from './tenant-readiness.js';
+import { logSink } from '../testing/log-sink.js';
 
 // The tenant check retries in the background without hammering the tenant (exponential backoff
 // capped at a minute), logs one line per distinct reason, and turns ready once both the keys and
 // the token come, without a restart.
 
 const ORIGIN = 'https://acme.eu.auth0.com';
-
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 /** A fetch failure as Node's fetch reports a refused connection. */
 function refusedConnection(): Error {

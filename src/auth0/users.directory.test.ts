@@ -1,12 +1,11 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UpstreamUnavailableError } from '../errors.js';
-import { createLogger } from '../logger.js';
 import { MemoryStore } from '../store/memory.js';
 import { ManagementClient } from './management-client.js';
 import type { Auth0User } from './types.js';
 import type { UserRecord } from './user-record.js';
 import { UserDirectory, type UserDirectoryDeps } from './users.js';
+import { logSink } from '../testing/log-sink.js';
 
 // What a batch of users costs and what an operator sees: which ids each search carries (chunked by
 // count and URL length), the GETs for the ids a search missed, the shared cache of records and of
@@ -14,17 +13,6 @@ import { UserDirectory, type UserDirectoryDeps } from './users.js';
 // come from Auth0, and every degraded path leaves a log line.
 
 const ORIGIN = 'https://acme.eu.auth0.com';
-
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 /** The log lines of one event. */
 function events(lines: Record<string, unknown>[], event: string): Record<string, unknown>[] {

@@ -1,10 +1,8 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import { withRequestStats } from '../http/request-stats.js';
 import type { UpstreamClient, UpstreamRequest } from '../http/upstream.js';
-import { createLogger } from '../logger.js';
 import { githubTokenPolicy } from '../providers/github/token.js';
 import { googleTokenPolicy } from '../providers/google/token.js';
 import { DistributedLock } from '../store/lock.js';
@@ -13,6 +11,7 @@ import { Sealer } from '../store/sealing.js';
 import { TokenBroker, type TokenSubject } from './broker.js';
 import { fingerprint, recordFromAuth0, type Auth0Tokens, type TokenRecord } from './record.js';
 import { TokenStore } from './token-store.js';
+import { logSink } from '../testing/log-sink.js';
 
 // The broker's look-ups on the in-memory store with Google's real policy: what status() reports,
 // tokens adopted from Auth0 (and after a re-login), Auth0's pair answering when the store fails,
@@ -31,18 +30,6 @@ const config = loadConfig(env);
 const KEY = 'google-oauth2|42';
 /** The pair Auth0 stored at the user's sign-in. */
 const LOGIN: Auth0Tokens = { accessToken: 'ya29.login', refreshToken: '1//login', expiresAt: null };
-
-/** A logger writing into an array, one parsed JSON object per line. */
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 /** Google's token endpoint, renewing every grant with a numbered token and keeping what it was sent. */
 function googleTokenEndpoint(onGrant: () => Promise<void> = () => Promise.resolve()) {

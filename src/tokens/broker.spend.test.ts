@@ -1,9 +1,7 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config.js';
 import { ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import type { UpstreamClient, UpstreamRequest } from '../http/upstream.js';
-import { createLogger } from '../logger.js';
 import { bitbucketTokenPolicy } from '../providers/bitbucket/token.js';
 import { microsoftTokenPolicy } from '../providers/microsoft/token.js';
 import { DistributedLock } from '../store/lock.js';
@@ -13,6 +11,7 @@ import { TokenBroker, type TokenSubject } from './broker.js';
 import type { TokenPolicy } from './policy.js';
 import type { Auth0Tokens } from './record.js';
 import { TokenStore } from './token-store.js';
+import { logSink } from '../testing/log-sink.js';
 
 // A renewal that meets a spend of its refresh token whose answer never arrived (the sender died
 // mid-grant): a newer sign-in in Auth0 is adopted, within a provider's reuse grace the token is sent
@@ -44,18 +43,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** A logger writing into an array, one parsed JSON object per line. */
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 type Answer = { status: number; body: unknown };
 const renewed = (accessToken: string, refreshToken?: string): Answer => ({

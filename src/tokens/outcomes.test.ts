@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ReauthenticationRequiredError } from '../errors.js';
-import { createLogger } from '../logger.js';
 import { guardStore } from './outcomes.js';
+import { logSink } from '../testing/log-sink.js';
 
 // guardStore wraps every token-store operation. A store failure (Redis down, a timeout) is
 // UPSTREAM_UNAVAILABLE for the owner's provider — retryable, never a reason to make the user sign
@@ -12,17 +11,6 @@ import { guardStore } from './outcomes.js';
 // are not logged as store failures.
 
 const OWNER = { provider: 'google-oauth2', connection: 'google-work' };
-
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
-}
 
 describe('guardStore', () => {
   it("returns the operation's result", async () => {

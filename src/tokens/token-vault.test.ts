@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config.js';
 import { ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
@@ -9,6 +8,7 @@ import { MemoryStore } from '../store/memory.js';
 import { Sealer } from '../store/sealing.js';
 import type { SharedStore } from '../store/store.js';
 import { TokenVault, vaultKeys, vaultSubjectFor, type TokenVaultDeps, type VaultSubject } from './token-vault.js';
+import { logSink } from '../testing/log-sink.js';
 
 // The Token Vault source on the in-memory store, with Auth0's token endpoint scripted: which
 // identities use it, one exchange per cached token, the refused token dropped, refusals remembered,
@@ -51,18 +51,6 @@ function vaultWith(http: UpstreamClient, store: SharedStore = new MemoryStore(),
     logger: createLogger('silent'),
     ...deps,
   });
-}
-
-/** A logger writing into an array, one parsed JSON object per line. */
-function logSink(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger('debug', sink) };
 }
 
 /** A memory store whose `method` fails for keys starting with `prefix`, and that counts compare-and-deletes. */
