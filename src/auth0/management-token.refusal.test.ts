@@ -158,4 +158,11 @@ describe('ManagementTokenProvider when Auth0 does not answer a token', () => {
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(error.message).toBe('auth0 is unavailable: the token endpoint answered HTTP 200');
   });
+
+  it('takes a token only from a 200, not from an error answer that carries one', async () => {
+    const { provider } = providerAnswering([{ status: 502, body: { access_token: 'from-a-proxy-error-page', expires_in: 86_400 } }]);
+    const error = await failure(provider.token());
+    expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(error.message).toBe('auth0 is unavailable: the token endpoint answered HTTP 502');
+  });
 });

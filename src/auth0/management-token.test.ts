@@ -71,6 +71,8 @@ describe('auth0RetryAfterSeconds', () => {
     expect(auth0RetryAfterSeconds({ 'x-ratelimit-reset': 'tomorrow' })).toBe(1);
     expect(auth0RetryAfterSeconds({ 'x-ratelimit-reset': '-100' })).toBe(1);
     expect(auth0RetryAfterSeconds({ 'x-ratelimit-reset': '0' })).toBe(1);
+    // A reset "at infinity" is no time either: it must not pause the queue for ever.
+    expect(auth0RetryAfterSeconds({ 'x-ratelimit-reset': 'Infinity' })).toBe(1);
   });
 
   it('always answers a whole number of seconds, at least 1', () => {
