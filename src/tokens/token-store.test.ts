@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../store/memory.js';
 import { Sealer } from '../store/sealing.js';
 import type { SharedStore } from '../store/store.js';
@@ -22,7 +22,8 @@ const record = (accessToken: string, refreshToken = 'refresh-1'): TokenRecord =>
 /** A memory store that can be switched off, as Redis going away looks to the gateway. */
 class FlakyStore extends MemoryStore {
   down = false;
-  writes = 0;
+  /** Writes tried, refused ones included. */
+  writeAttempts = 0;
   reads = 0;
   override async get(key: string) {
     this.check();
@@ -34,8 +35,8 @@ class FlakyStore extends MemoryStore {
     return super.getMany(keys);
   }
   override async set(key: string, value: string, ttlMs: number) {
+    this.writeAttempts += 1;
     this.check();
-    this.writes += 1;
     return super.set(key, value, ttlMs);
   }
   private check(): void {
@@ -170,5 +171,56 @@ describe('TokenStore on the hot path', () => {
     shared.link(true);
     expect((await tokens.readState(SUBJECT)).record?.accessToken).toBe('access-1');
     expect(shared.reads).toBe(reads);
+  });
+});
+
+// A record the store did not take (a rotated refresh token during an outage) is written again every
+// second until the store takes it, then no timer is left behind; stop() on shutdown ends the retries.
+describe('TokenStore write-back', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('retries an unsaved record every second until the store recovers, then leaves no timer', async () => {
+    const { shared: store, sealer, tokens } = setup();
+    store.down = true;
+    tokens.keepUnsaved(SUBJECT, record('access', 'refresh-rotated'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(store.writeAttempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(store.writeAttempts).toBe(2);
+    expect(tokens.unsavedCount).toBe(1);
+
+    store.down = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(tokens.unsavedCount).toBe(0);
+    // Another instance now reads the rotated refresh token from the store.
+    expect((await new TokenStore(store, sealer).read(SUBJECT))?.refreshToken).toBe('refresh-rotated');
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(store.writeAttempts).toBe(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('tries each unsaved record once a second, however many are kept', async () => {
+    const { shared: store, tokens } = setup();
+    store.down = true;
+    for (const n of [1, 2, 3]) tokens.keepUnsaved(`${SUBJECT}-${n}`, record('access', `refresh-${n}`));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(store.writeAttempts).toBe(3);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(store.writeAttempts).toBe(6);
+    tokens.stop();
+  });
+
+  it('stops retrying on stop(): nothing is written after shutdown and no timer is left', async () => {
+    const { shared: store, tokens } = setup();
+    store.down = true;
+    tokens.keepUnsaved(`${SUBJECT}-1`, record('access', 'refresh-1'));
+    tokens.keepUnsaved(`${SUBJECT}-2`, record('access', 'refresh-2'));
+    tokens.stop();
+    store.down = false;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(store.writeAttempts).toBe(0);
+    expect(tokens.unsavedCount).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
