@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../logger.js';
+import { logSink } from '../testing/log-sink.js';
 import { MemoryStore } from '../store/memory.js';
 import type { SharedStore } from '../store/store.js';
 import { sha256Hex } from './persisted-operation-id.js';
@@ -15,14 +14,7 @@ afterEach(async () => {
 function registry(options: Partial<PersistedQueryRegistryOptions> = {}) {
   const store = new MemoryStore();
   stores.push(store);
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = createLogger('debug', sink);
+  const { lines: logs, logger } = logSink();
   return { store, logs, registry: new PersistedQueryRegistry({ store, maxBytes: 1024, ttlSeconds: 60, logger, ...options }) };
 }
 

@@ -1,9 +1,7 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config.js';
 import { ConfigurationError, ReauthenticationRequiredError, UpstreamUnavailableError } from '../errors.js';
 import type { UpstreamClient, UpstreamRequest } from '../http/upstream.js';
-import { createLogger } from '../logger.js';
 import { githubTokenPolicy } from '../providers/github/token.js';
 import { googleTokenPolicy } from '../providers/google/token.js';
 import { DistributedLock } from '../store/lock.js';
@@ -12,6 +10,7 @@ import { Sealer } from '../store/sealing.js';
 import { TokenBroker, type TokenSubject } from './broker.js';
 import { recordFromAuth0, type Auth0Tokens } from './record.js';
 import { TokenStore } from './token-store.js';
+import { logSink } from '../testing/log-sink.js';
 
 // The broker's renewal on the in-memory store, with the provider's token endpoint and Auth0
 // scripted: renewing while the token store is unreachable (only for providers that never rotate the
@@ -83,13 +82,7 @@ function harness(provider: 'google-oauth2' | 'github', answer: (refreshToken: st
   const store = new FlakyStore();
   const sealer = Sealer.ephemeral();
   const tokens = new TokenStore(store, sealer);
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { lines, logger } = logSink();
   const grants: string[] = [];
   const http = {
     async send(request: UpstreamRequest) {
@@ -115,7 +108,7 @@ function harness(provider: 'google-oauth2' | 'github', answer: (refreshToken: st
     policies: [googleTokenPolicy, githubTokenPolicy],
     connectionOptions: async () => ({ client_id: 'app', client_secret: 'app-secret' }),
     httpFor: () => http,
-    logger: createLogger('debug', sink),
+    logger,
   });
   stops.push(() => tokens.stop());
   /** Stores the pair Auth0 holds as the subject's record, as an earlier request would have adopted it. */
